@@ -1,0 +1,57 @@
+"""A Transformer that teaches: the encoder-decoder of "Attention Is All You Need", one idea per module.
+
+The public names follow the Annotated Transformer. Modules, in the order of the book: ``embeddings``,
+``positional``, ``attention``, ``layers``, ``encoder``, ``decoder``, ``model``, ``masks``, ``data``,
+``training``, ``decoding``, ``checkpoints``; ``figures`` and the command line sit on top.
+"""
+
+from transformer.attention import KVCache, MultiHeadedAttention, attention
+from transformer.checkpoints import load_model, save_model
+from transformer.data import BOS, EOS, PAD, Batch, data_gen
+from transformer.decoder import Decoder, DecoderCache, DecoderLayer
+from transformer.decoding import greedy_decode
+from transformer.embeddings import Embeddings
+from transformer.encoder import Encoder, EncoderLayer
+from transformer.layers import LayerNorm, PositionwiseFeedForward, SublayerConnection, clones
+from transformer.masks import padding_mask, subsequent_mask, target_mask
+from transformer.model import EncoderDecoder, Generator, ModelConfig, make_model
+from transformer.positional import PositionalEncoding, sinusoid_table
+from transformer.training import LabelSmoothing, StepStats, compute_loss, rate, train_steps
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "PAD",
+    "Batch",
+    "Decoder",
+    "DecoderCache",
+    "DecoderLayer",
+    "Embeddings",
+    "Encoder",
+    "EncoderDecoder",
+    "EncoderLayer",
+    "Generator",
+    "KVCache",
+    "LabelSmoothing",
+    "LayerNorm",
+    "ModelConfig",
+    "MultiHeadedAttention",
+    "PositionalEncoding",
+    "PositionwiseFeedForward",
+    "StepStats",
+    "SublayerConnection",
+    "attention",
+    "clones",
+    "compute_loss",
+    "data_gen",
+    "greedy_decode",
+    "load_model",
+    "make_model",
+    "padding_mask",
+    "rate",
+    "save_model",
+    "sinusoid_table",
+    "subsequent_mask",
+    "target_mask",
+    "train_steps",
+]

@@ -1,0 +1,103 @@
+"""What every figure shares: the matplotlib set-up, the HTML it is embedded as, and a cached trained model."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display at build time
+
+import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from transformer.checkpoints import load_model, save_model  # noqa: E402
+from transformer.data import BOS, data_gen  # noqa: E402
+from transformer.model import EncoderDecoder, make_model  # noqa: E402
+from transformer.training import rate, train_steps  # noqa: E402
+
+plt.rcParams.update(
+    {
+        # Chinese labels fall back to a CJK font (Debian's fonts-wqy-microhei, installed by `make setup`).
+        "font.family": ["DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC"],
+        "svg.fonttype": "none",  # text stays text: smaller files, searchable, crisp at any zoom
+        "svg.hashsalt": "transformer-book",  # the same figure gives the same bytes on every build
+        "axes.unicode_minus": False,
+        "figure.dpi": 100,
+    }
+)
+
+
+def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+    """A blank figure of ``width`` x ``height`` inches, not registered with pyplot (nothing to close)."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def figure_html(fig: Figure, alt: str) -> str:
+    """The figure as an SVG ``<img>`` with alt text, ready to be printed into a page.
+
+    Args:
+        fig: The figure.
+        alt: What the figure shows, in the page's language, for readers who cannot see it.
+
+    Returns:
+        An HTML ``<figure>`` element holding the SVG as a ``data:`` URI (no file to serve, nothing to fetch).
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = html.escape(alt, quote=True)
+    return f'<figure class="book-figure"><img src="data:image/svg+xml;base64,{data}" alt="{alt}"></figure>'
+
+
+def cache_dir() -> Path:
+    """Where trained models for figures are kept: ``$TRANSFORMER_BOOK_CACHE`` or ``./.cache/transformer-book``."""
+    return Path(os.environ.get("TRANSFORMER_BOOK_CACHE", Path.cwd() / ".cache" / "transformer-book"))
+
+
+def cached_copy_model(
+    V: int = 11,  # noqa: N803 (the copy task's name)
+    seq_len: int = 10,
+    steps: int = 400,
+    seed: int = 0,
+    **model_kwargs: int | float | bool,
+) -> EncoderDecoder:
+    """A model trained on the copy task, trained once and then loaded from the cache.
+
+    The cache key covers every argument, so changing the recipe retrains. Training is seeded, so the same
+    arguments give the same model on every machine of the same kind.
+
+    Args:
+        V: Vocabulary size of the copy task.
+        seq_len: Length of each training row, start symbol included.
+        steps: Optimizer steps.
+        seed: Seed of the weights and the data.
+        **model_kwargs: Passed to ``make_model`` (defaults: ``N=2, d_model=64, d_ff=128, h=4, dropout=0.0``).
+
+    Returns:
+        The trained model, in ``eval()`` mode.
+    """
+    kwargs = {"N": 2, "d_model": 64, "d_ff": 128, "h": 4, "dropout": 0.0, **model_kwargs}
+    recipe = json.dumps({"V": V, "seq_len": seq_len, "steps": steps, "seed": seed, **kwargs}, sort_keys=True)
+    path = cache_dir() / f"copy-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.safetensors"
+    if path.is_file():
+        return load_model(path)
+    torch.manual_seed(seed)
+    model = make_model(V, V, **kwargs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    d_model = int(kwargs["d_model"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: rate(step, d_model, 1.0, 100))
+    criterion = torch.nn.CrossEntropyLoss(reduction="sum")
+    batches = data_gen(V, 64, steps, seq_len, start_symbol=BOS, generator=torch.Generator().manual_seed(seed))
+    for _ in train_steps(model, batches, criterion, optimizer, scheduler):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, path)
+    return model.eval()
