@@ -64,6 +64,5 @@ def check_mask(name: str, mask: Tensor, target_shape: Sequence[int], target_name
         fits = False
     if not fits:
         raise ValueError(
-            f"{name} of shape {tuple(mask.shape)} does not broadcast to the {target_name} "
-            f"of shape {tuple(target)}"
+            f"{name} of shape {tuple(mask.shape)} does not broadcast to the {target_name} of shape {tuple(target)}"
         )

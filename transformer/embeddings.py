@@ -51,10 +51,10 @@ class Embeddings(nn.Module):
             ValueError: If an id is negative or not smaller than ``vocab``.
         """
         if x.dtype not in ID_DTYPES:
-            raise TypeError(
-                f"x: token ids must be an integer tensor (torch.int64 or torch.int32), got dtype {x.dtype}"
-            )
+            raise TypeError(f"x: token ids must be an integer tensor (torch.int64 or torch.int32), got dtype {x.dtype}")
         if x.numel() and (x.min() < 0 or x.max() >= self.vocab):
             bad = x[(x < 0) | (x >= self.vocab)][0].item()
-            raise ValueError(f"x: token id {bad} is outside the vocabulary of size {self.vocab} (0 .. {self.vocab - 1})")
+            raise ValueError(
+                f"x: token id {bad} is outside the vocabulary of size {self.vocab} (0 .. {self.vocab - 1})"
+            )
         return self.lut(x) * math.sqrt(self.d_model)

@@ -14,14 +14,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display at build time
 
-import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
 
-from transformer.checkpoints import load_model, save_model  # noqa: E402
-from transformer.data import BOS, data_gen  # noqa: E402
-from transformer.model import EncoderDecoder, make_model  # noqa: E402
-from transformer.training import rate, train_steps  # noqa: E402
+from transformer.checkpoints import load_model, save_model
+from transformer.data import BOS, data_gen
+from transformer.model import EncoderDecoder, make_model
+from transformer.training import rate, train_steps
 
 plt.rcParams.update(
     {
