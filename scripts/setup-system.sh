@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# What the site and its tests need from outside PyPI, installed only when missing (safe to run again):
+#   - Debian packages: chromium (the browser test), fonts-wqy-microhei (Chinese glyphs in Chromium and in figures);
+#   - KaTeX from npm, copied into docs/assets/vendor/katex/ (git-ignored) so formulas render with no network.
+# Runs as root (or with sudo) on a fresh Debian machine; prints nothing when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KATEX_VERSION=0.16.47
+APT_PACKAGES=(chromium fonts-wqy-microhei)
+NPM_DIR=.cache/npm
+KATEX_DEST=docs/assets/vendor/katex
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    sudo=()
+    if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+    echo "setup-system: apt-get install ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # matplotlib lists the system fonts once and caches the list: make it look again for the new CJK font.
+    rm -f "${MPLCONFIGDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/matplotlib}"/fontlist-*.json
+fi
+
+if ! command -v npm >/dev/null; then
+    echo "setup-system: apt-get install npm"
+    sudo=()
+    if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+stamp="$KATEX_DEST/.version"
+if [[ ! -f $stamp || $(cat "$stamp") != "$KATEX_VERSION" ]]; then
+    echo "setup-system: npm install katex@$KATEX_VERSION"
+    mkdir -p "$NPM_DIR"
+    npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$NPM_DIR" "katex@$KATEX_VERSION"
+    dist="$NPM_DIR/node_modules/katex/dist"
+    rm -rf "$KATEX_DEST"
+    mkdir -p "$KATEX_DEST/contrib" "$KATEX_DEST/fonts"
+    cp "$dist/katex.min.js" "$dist/katex.min.css" "$KATEX_DEST/"
+    cp "$dist/contrib/auto-render.min.js" "$KATEX_DEST/contrib/"
+    # Every browser the site targets reads woff2: the .woff and .ttf copies would only add weight.
+    cp "$dist"/fonts/*.woff2 "$KATEX_DEST/fonts/"
+    echo "$KATEX_VERSION" >"$stamp"
+fi
