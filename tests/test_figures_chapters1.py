@@ -1,0 +1,36 @@
+"""The figures of chapters 1-3 (tensors, autograd, embeddings): they draw what the pages say they draw."""
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from transformer.figures import figure_html
+from transformer.figures.tensors import array_boxes
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [ax.get_title() for ax in fig.axes]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_array_boxes_draws_one_box_per_element_and_names_the_axes(lang):
+    fig = array_boxes((2, 3, 4), lang=lang)
+    texts = _texts(fig)
+    boxes = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert len(boxes) == 2 * 3 * 4 + 1  # plus the outline of the highlighted element
+    assert [str(v) for v in range(24)] == [t for t in texts if t.isdigit()]
+    axis_word = "axis" if lang == "en" else "轴"
+    for i, (size, role) in enumerate([(2, "batch"), (3, "seq_len"), (4, "d_model")]):
+        assert any(t.startswith(f"{axis_word} {i}") and str(size) in t and role in t for t in texts)
+    assert "x[1, 2, 3] == 23" in texts
+    assert 'alt="x"' in figure_html(fig, alt="x")
+
+
+def test_array_boxes_rejects_a_bad_shape_or_index():
+    with pytest.raises(ValueError, match=r"shape: expected three positive sizes .* got \(2, 3\)"):
+        array_boxes((2, 3))
+    with pytest.raises(ValueError, match=r"highlight: expected an index into shape \(2, 3, 4\), got \(2, 0, 0\)"):
+        array_boxes((2, 3, 4), highlight=(2, 0, 0))
