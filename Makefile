@@ -6,15 +6,20 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint build clean
+.PHONY: setup system serve test lint build clean
 
-$(STAMP): pyproject.toml constraints.txt
+# What pip cannot install: Debian's chromium and a CJK font (apt), KaTeX (npm). Checked on every run, installed only
+# when missing; the script needs root or sudo the first time.
+system:
+	scripts/setup-system.sh
+
+$(STAMP): pyproject.toml constraints.txt | system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(TORCH) -c constraints.txt
 	$(BIN)/pip install --quiet -e ".[docs,test]" -c constraints.txt
 	touch $@
 
-setup: $(STAMP)
+setup: system $(STAMP)
 
 serve: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
@@ -23,8 +28,13 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+build: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# pytest runs the package tests, every code block of the book and the README (pytest-codeblocks), the parity test,
+# the strict site build, the link check and the browser test (configuration in pyproject.toml).
 test: setup lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) site .cache
+	rm -rf $(VENV) site .cache test-artifacts docs/assets/vendor

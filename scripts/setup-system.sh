@@ -15,6 +15,9 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# `python3 -m venv` (make setup) needs ensurepip, which Debian ships apart in python3-venv; npm installs KaTeX.
+python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     sudo=()
     if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
@@ -23,14 +26,6 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # matplotlib lists the system fonts once and caches the list: make it look again for the new CJK font.
     rm -f "${MPLCONFIGDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/matplotlib}"/fontlist-*.json
-fi
-
-if ! command -v npm >/dev/null; then
-    echo "setup-system: apt-get install npm"
-    sudo=()
-    if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 
 stamp="$KATEX_DEST/.version"

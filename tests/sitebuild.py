@@ -1,0 +1,118 @@
+"""The built site, shared by the site tests: `mkdocs build --strict` runs once per test session.
+
+Each site test module has a session fixture returning `build_site()`; the cache makes every module get the same
+build. The site goes to `test-artifacts/site/` (git-ignored), where it can be opened after a failure, and the
+build's time and size to `test-artifacts/site-metrics.json`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+ARTIFACTS = ROOT / "test-artifacts"
+SITE = ARTIFACTS / "site"
+LANGUAGES = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class SiteBuild:
+    """What one `mkdocs build --strict` produced."""
+
+    site: Path
+    returncode: int
+    output: str
+    seconds: float
+
+    def page(self, path: str) -> Path:
+        """The built file for a site path such as ``"zh/api/attention/"``."""
+        return self.site / path / "index.html" if path == "" or path.endswith("/") else self.site / path
+
+
+def source_pages() -> list[Path]:
+    """Every English page under docs/ (the Chinese twins are ``<page>.zh.md``)."""
+    return sorted(p for p in DOCS.rglob("*.md") if not p.name.endswith(".zh.md"))
+
+
+def site_path(page: Path, lang: str) -> str:
+    """The URL path of a docs page in a language: ``docs/api/index.md`` -> ``"zh/api/"`` for Chinese."""
+    relative = page.relative_to(DOCS).with_suffix("").as_posix()
+    path = "" if relative == "index" else relative.removesuffix("/index").removesuffix("index") + "/"
+    return path if lang == "en" else f"{lang}/{path}"
+
+
+@functools.cache
+def build_site() -> SiteBuild:
+    """Build the site once (strict: any warning fails), recording the time and the size."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(SITE)]
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    build = SiteBuild(SITE, result.returncode, result.stdout + result.stderr, seconds)
+    if result.returncode == 0:
+        files = [p for p in SITE.rglob("*") if p.is_file()]
+        metrics = {
+            "build_seconds": round(seconds, 1),
+            "site_bytes": sum(p.stat().st_size for p in files),
+            "site_files": len(files),
+            "html_pages": sum(p.suffix == ".html" for p in files),
+        }
+        (ARTIFACTS / "site-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return build
+
+
+@dataclass
+class ParsedPage:
+    """What the site tests look at in one HTML file."""
+
+    lang: str = ""
+    ids: set[str] = field(default_factory=set)
+    # (tag, attribute, value) of every link or resource: a href, img src, link href, script src, svg a href.
+    urls: list[tuple[str, str, str]] = field(default_factory=list)
+    # (src, alt) of every <img>; (aria-label) of every inline <svg role="img">.
+    images: list[tuple[str, str | None]] = field(default_factory=list)
+    svg_labels: list[str | None] = field(default_factory=list)
+    hreflang: dict[str, str] = field(default_factory=dict)
+
+
+class _Parser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = ParsedPage()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "html":
+            self.page.lang = attributes.get("lang") or ""
+        for key in ("id", "name"):
+            if attributes.get(key) and (key == "id" or tag == "a"):
+                self.page.ids.add(attributes[key] or "")
+        for key in ("href", "src", "xlink:href"):
+            value = attributes.get(key)
+            if value is not None:
+                self.page.urls.append((tag, key, value))
+        if tag == "img":
+            self.page.images.append((attributes.get("src") or "", attributes.get("alt")))
+        if tag == "svg" and attributes.get("role") == "img":
+            self.page.svg_labels.append(attributes.get("aria-label"))
+        if tag == "a" and attributes.get("hreflang") and attributes.get("href"):
+            self.page.hreflang[attributes["hreflang"] or ""] = attributes["href"] or ""
+
+
+@functools.cache
+def parse_html(path: Path) -> ParsedPage:
+    """Parse one built HTML file (cached: several tests read the same pages)."""
+    parser = _Parser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.page

@@ -1,0 +1,119 @@
+"""The strict build of the bilingual site, and what the built pages must contain."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urljoin
+
+import pytest
+from sitebuild import LANGUAGES, SiteBuild, build_site, parse_html, site_path, source_pages
+
+import transformer
+
+pytestmark = pytest.mark.site
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="session")
+def site() -> SiteBuild:
+    build = build_site()
+    if build.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{build.output[-6000:]}", pytrace=False)
+    return build
+
+
+def test_strict_build_has_no_warning() -> None:
+    build = build_site()
+    problems = [line for line in build.output.splitlines() if re.match(r"(WARNING|ERROR)\b", line)]
+    assert build.returncode == 0, build.output[-6000:]
+    assert problems == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_is_built_in_both_languages(site: SiteBuild, lang: str) -> None:
+    for page in source_pages():
+        built = site.page(site_path(page, lang))
+        assert built.is_file(), f"{page.relative_to(site.site.parents[1])}: no {lang} page at {built}"
+        assert parse_html(built).lang == lang, f"{built}: <html lang> is not {lang!r}"
+
+
+def test_chinese_pages_use_the_themes_chinese_strings(site: SiteBuild) -> None:
+    home = site.page("zh/").read_text(encoding="utf-8")
+    assert 'placeholder="搜索"' in home
+    # Section titles of the navigation, translated by nav_translations.
+    assert "章节" in home
+    assert "API 参考" in home
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_language_switcher_points_to_the_twin_page(site: SiteBuild, lang: str) -> None:
+    for page in source_pages():
+        path = site_path(page, lang)
+        switcher = parse_html(site.page(path)).hreflang
+        for other in LANGUAGES:
+            target = urljoin(f"http://site/{path}", switcher[other])
+            assert target == f"http://site/{site_path(page, other)}", f"{path}: switcher to {other} -> {target}"
+
+
+def test_no_resource_is_loaded_from_another_host(site: SiteBuild) -> None:
+    for html_file in site.site.rglob("*.html"):
+        for tag, attribute, url in parse_html(html_file).urls:
+            if tag != "a" and re.match(r"(https?:)?//", url):
+                # <link rel=canonical/alternate> name this site (site_url); every resource must come from it.
+                assert url.startswith("http://127.0.0.1:8000/"), f"{html_file}: <{tag} {attribute}={url}>"
+    for css in site.site.rglob("*.css"):
+        assert not re.search(r"url\((['\"]?)(https?:)?//", css.read_text(encoding="utf-8")), css
+    assert "fonts.googleapis.com" not in site.page("").read_text(encoding="utf-8")
+
+
+def test_math_is_rendered_by_the_local_katex(site: SiteBuild) -> None:
+    for name in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js"):
+        assert (site.site / "assets/vendor/katex" / name).is_file(), "KaTeX missing: run scripts/setup-system.sh"
+    assert list((site.site / "assets/vendor/katex/fonts").glob("*.woff2"))
+    for lang in LANGUAGES:
+        home = site.page("" if lang == "en" else f"{lang}/").read_text(encoding="utf-8")
+        assert 'class="arithmatex"' in home
+        assert "assets/vendor/katex/katex.min.js" in home
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_figure_has_alt_text_in_the_pages_language(site: SiteBuild, lang: str) -> None:
+    figures = 0
+    for page in source_pages():
+        parsed = parse_html(site.page(site_path(page, lang)))
+        labels = [alt for src, alt in parsed.images if src.startswith("data:image/svg")] + parsed.svg_labels
+        for label in labels:
+            where = f"{site_path(page, lang)}: figure"
+            assert label and label.strip(), f"{where} without alt text"
+            assert bool(CJK.search(label)) == (lang == "zh"), f"{where} alt text not in {lang}: {label[:80]!r}"
+        figures += len(labels)
+    assert figures >= 3  # the home page alone has three
+
+
+def test_the_home_page_has_the_linked_architecture_figure(site: SiteBuild) -> None:
+    for lang in LANGUAGES:
+        parsed = parse_html(site.page("" if lang == "en" else f"{lang}/"))
+        svg_links = {url for tag, _, url in parsed.urls if tag == "a" and not url.startswith(("#", "http"))}
+        for chapter in ("tensors/", "autograd/", "embeddings/", "positional-encoding/", "attention/"):
+            assert chapter in svg_links, f"{lang} home page: no link to {chapter}"
+
+
+def test_api_reference_documents_every_public_name(site: SiteBuild) -> None:
+    for lang in LANGUAGES:
+        ids: set[str] = set()
+        for html_file in (site.site / ("api" if lang == "en" else f"{lang}/api")).rglob("index.html"):
+            ids |= parse_html(html_file).ids
+        missing = sorted(name for name in transformer.__all__ if f"transformer.{name}" not in ids)
+        assert missing == [], f"{lang} API pages do not render: {missing}"
+
+
+def test_search_index_holds_segmented_chinese(site: SiteBuild) -> None:
+    index = json.loads((site.site / "search/search_index.json").read_text(encoding="utf-8"))
+    assert index["config"]["lang"] == ["en", "zh"]
+    assert "\\u200b" in index["config"]["separator"]
+    chinese = [doc for doc in index["docs"] if doc["location"].startswith("zh/")]
+    assert chinese, "no Chinese page in the search index"
+    # jieba's segmentation shows as zero-width spaces around the words.
+    assert any("\u200b注意力\u200b" in doc["text"] for doc in chinese)
