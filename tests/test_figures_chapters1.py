@@ -1,6 +1,7 @@
 """The figures of chapters 1-3 (tensors, autograd, embeddings): they draw what the pages say they draw."""
 
 import pytest
+import torch
 
 pytest.importorskip("matplotlib")
 
@@ -8,6 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from transformer.figures import figure_html
+from transformer.figures.autograd import computation_graph, neuron_loss, walk_graph
 from transformer.figures.tensors import array_boxes
 
 
@@ -34,3 +36,31 @@ def test_array_boxes_rejects_a_bad_shape_or_index():
         array_boxes((2, 3))
     with pytest.raises(ValueError, match=r"highlight: expected an index into shape \(2, 3, 4\), got \(2, 0, 0\)"):
         array_boxes((2, 3, 4), highlight=(2, 0, 0))
+
+
+def test_walk_graph_visits_a_node_used_twice_once():
+    x = torch.tensor(3.0, requires_grad=True)
+    f = x * x + x
+    graph = walk_graph(f)
+    names = [type(node).__name__ for node, _ in graph]
+    assert names == ["AddBackward0", "MulBackward0", "AccumulateGrad"]
+    accumulate = graph[-1][0]
+    assert accumulate.variable is x
+    assert graph[1][1] == [accumulate, accumulate]  # both factors of x * x lead to the same node
+
+
+def test_walk_graph_rejects_a_tensor_without_history():
+    with pytest.raises(ValueError, match="output: expected a tensor with a grad_fn, got grad_fn=None"):
+        walk_graph(torch.ones(2))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_computation_graph_shows_every_node_and_the_leaves_gradients(lang):
+    loss, names = neuron_loss()
+    assert (loss.item(), names["w"].grad.item(), names["b"].grad.item()) == (1.0, -1.0, -2.0)
+    texts = _texts(computation_graph(lang=lang))
+    for name in ["PowBackward0", "SubBackward0", "TanhBackward0", "AddBackward0", "MulBackward0"]:
+        assert sum(t.startswith(name) for t in texts) == 1
+    assert any("w = 2" in t and "grad = -1" in t for t in texts)
+    assert any("b = -1" in t and "grad = -2" in t for t in texts)
+    assert sum(t.startswith("None") for t in texts) == 2  # the constant 1 and the input x
