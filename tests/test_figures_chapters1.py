@@ -10,6 +10,7 @@ from matplotlib.patches import Rectangle
 
 from transformer.figures import figure_html
 from transformer.figures.autograd import computation_graph, neuron_loss, walk_graph
+from transformer.figures.embeddings import WORDS, category_cosines, embedding_training, train_toy_embeddings
 from transformer.figures.tensors import array_boxes
 
 
@@ -64,3 +65,26 @@ def test_computation_graph_shows_every_node_and_the_leaves_gradients(lang):
     assert any("w = 2" in t and "grad = -1" in t for t in texts)
     assert any("b = -1" in t and "grad = -2" in t for t in texts)
     assert sum(t.startswith("None") for t in texts) == 2  # the constant 1 and the input x
+
+
+def test_toy_training_groups_the_words_of_a_category():
+    run = train_toy_embeddings(steps=100, seed=0)
+    assert run.before.shape == run.after.shape == (12, 2)
+    assert run.losses[-1] < 0.01 < run.losses[0]
+    within, across = category_cosines(run.after, run.categories)
+    assert within > 0.99
+    assert across == pytest.approx(-0.5, abs=0.01)  # three directions 120 degrees apart
+    within_before, _ = category_cosines(run.before, run.categories)
+    assert abs(within_before) < 0.2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_embedding_training_draws_both_tables_with_every_word(lang):
+    fig = embedding_training(lang=lang)
+    before, after = fig.axes[:2]
+    assert [len(c.get_offsets()) for c in before.collections] == [4, 4, 4]
+    assert [len(c.get_offsets()) for c in after.collections] == [4, 4, 4]
+    words_before = {t.get_text() for t in before.texts}
+    assert words_before == set(WORDS[lang])
+    words_after = "".join(t.get_text() for t in after.texts)
+    assert all(word in words_after for word in WORDS[lang])
