@@ -185,9 +185,9 @@ def trained_attention_heads(
 ) -> Figure:
     """Attention weights of every head of a model trained on the copy task, one panel per head.
 
-    Rows: the encoder's self-attention, the decoder's masked self-attention and the decoder's source attention,
-    all in layer ``layer``, for one source sentence decoded with teacher forcing (the decoder reads the source
-    shifted right, as in training).
+    Rows: the encoder's self-attention, the decoder's masked self-attention and the decoder's cross-attention
+    (``src_attn``), all in layer ``layer``, for one source sentence decoded with teacher forcing (the decoder reads
+    the source shifted right, as in training).
 
     Args:
         lang: Language of the labels, ``"en"`` or ``"zh"``.
@@ -212,7 +212,7 @@ def trained_attention_heads(
         rows = [
             (enc.self_attn.attn, src, src, _text(lang, "encoder self-attention", "编码器自注意力")),
             (dec.self_attn.attn, tgt, tgt, _text(lang, "decoder masked self-attention", "解码器带掩码的自注意力")),
-            (dec.src_attn.attn, tgt, src, _text(lang, "decoder source attention", "解码器对源序列的注意力")),
+            (dec.src_attn.attn, tgt, src, _text(lang, "decoder cross-attention", "解码器交叉注意力")),
         ]
     finally:
         for m, keep in zip(modules, kept, strict=True):
