@@ -117,3 +117,14 @@ def test_search_index_holds_segmented_chinese(site: SiteBuild) -> None:
     assert chinese, "no Chinese page in the search index"
     # jieba's segmentation shows as zero-width spaces around the words.
     assert any("\u200b注意力\u200b" in doc["text"] for doc in chinese)
+
+
+def test_api_pages_show_no_raw_restructuredtext(site: SiteBuild) -> None:
+    """Docstrings are Markdown here: a formula is `$$ ... $$` (display) or `$ ... $` (inline), not `.. math::`."""
+    raw = {}
+    for html_file in sorted((site.site / "api").rglob("index.html")):
+        text = html_file.read_text(encoding="utf-8")
+        found = sorted(set(re.findall(r"\.\. \w+::|:(?:math|class|func|meth|attr):`", text)))
+        if found:
+            raw[str(html_file.relative_to(site.site))] = found
+    assert raw == {}, f"reStructuredText shown as plain text (use Markdown in docstrings): {raw}"

@@ -382,6 +382,8 @@ def linked_figure_html(fig: Figure, alt: str) -> str:
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML declaration and doctype: not allowed inside HTML
     label = html.escape(alt, quote=True)
+    # SVG 2's plain href, read by every current browser; and the chapter opens in the same tab, as any link.
+    svg = re.sub(r'<a xlink:href="([^"]*)" target="_blank">', r'<a href="\1">', svg)
     start, end = svg.index("<svg"), svg.index(">", svg.index("<svg")) + 1
     opening = svg[start:end].replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
     return f'<figure class="book-figure">{opening}<title>{label}</title>{svg[end:]}</figure>'
