@@ -1,17 +1,21 @@
 """The built site, shared by the site tests: `mkdocs build --strict` runs once per test session.
 
 Each site test module has a session fixture returning `build_site()`; the cache makes every module get the same
-build. The site goes to `test-artifacts/site/` (git-ignored), where it can be opened after a failure, and the
-build's time and size to `test-artifacts/site-metrics.json`.
+build. The site goes to a fresh temporary folder, removed at exit (several people may run the tests in one tree at
+once: a shared folder would be cleaned under a running browser test); the build's time and size are written to
+`test-artifacts/site-metrics.json` (git-ignored).
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -20,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 ARTIFACTS = ROOT / "test-artifacts"
-SITE = ARTIFACTS / "site"
 LANGUAGES = ("en", "zh")
 
 
@@ -54,14 +57,16 @@ def site_path(page: Path, lang: str) -> str:
 def build_site() -> SiteBuild:
     """Build the site once (strict: any warning fails), recording the time and the size."""
     ARTIFACTS.mkdir(exist_ok=True)
+    site = Path(tempfile.mkdtemp(prefix="transformer-book-site-"))
+    atexit.register(shutil.rmtree, site, ignore_errors=True)
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(SITE)]
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
     start = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
-    build = SiteBuild(SITE, result.returncode, result.stdout + result.stderr, seconds)
+    build = SiteBuild(site, result.returncode, result.stdout + result.stderr, seconds)
     if result.returncode == 0:
-        files = [p for p in SITE.rglob("*") if p.is_file()]
+        files = [p for p in site.rglob("*") if p.is_file()]
         metrics = {
             "build_seconds": round(seconds, 1),
             "site_bytes": sum(p.stat().st_size for p in files),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,8 +60,7 @@ def browser() -> Iterator[object]:
     if not CHROMIUM.is_file():
         pytest.fail("no /usr/bin/chromium: run scripts/setup-system.sh (make setup does)", pytrace=False)
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium

@@ -35,7 +35,7 @@ def test_strict_build_has_no_warning() -> None:
 def test_every_page_is_built_in_both_languages(site: SiteBuild, lang: str) -> None:
     for page in source_pages():
         built = site.page(site_path(page, lang))
-        assert built.is_file(), f"{page.relative_to(site.site.parents[1])}: no {lang} page at {built}"
+        assert built.is_file(), f"{page.name}: no {lang} page at {built}"
         assert parse_html(built).lang == lang, f"{built}: <html lang> is not {lang!r}"
 
 
