@@ -386,4 +386,5 @@ def linked_figure_html(fig: Figure, alt: str) -> str:
     svg = re.sub(r'<a xlink:href="([^"]*)" target="_blank">', r'<a href="\1">', svg)
     start, end = svg.index("<svg"), svg.index(">", svg.index("<svg")) + 1
     opening = svg[start:end].replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
-    return f'<figure class="book-figure">{opening}<title>{label}</title>{svg[end:]}</figure>'
+    # No <title>: it would hang the whole description as a tooltip over every box; aria-label names the figure.
+    return f'<figure class="book-figure">{opening}{svg[end:]}</figure>'
