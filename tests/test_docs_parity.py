@@ -153,3 +153,14 @@ def test_abbreviations_agree_with_the_glossary() -> None:
     abbreviations = re.findall(r"^\*\[(.+?)\]: (.+)$", (ROOT / "includes/abbreviations.md").read_text("utf-8"), re.M)
     assert abbreviations
     assert [(en, zh) for en, zh in abbreviations if (zh, en) not in glossary] == []
+
+
+def test_chapter_map_links_every_chapter_and_marks_the_placeholders() -> None:
+    from transformer.figures.overview import CHAPTERS, chapter_map
+
+    for lang, coming_soon in (("en", "coming soon"), ("zh", "编写中")):
+        rows = chapter_map(lang).splitlines()[2:]
+        assert len(rows) == len(CHAPTERS)
+        for row, chapter in zip(rows, CHAPTERS, strict=True):
+            assert f"]({chapter.slug}/)" in row
+            assert (f"*({coming_soon})*" in row) == chapter.is_placeholder(lang), row
