@@ -16,6 +16,7 @@ from transformer.layers import LayerNorm, PositionwiseFeedForward, SublayerConne
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder, Generator, ModelConfig, make_model
 from transformer.positional import PositionalEncoding, sinusoid_table
+from transformer.tasks import CopyTask
 from transformer.training import LabelSmoothing, StepStats, compute_loss, rate, train_steps
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "EOS",
     "PAD",
     "Batch",
+    "CopyTask",
     "Decoder",
     "DecoderCache",
     "DecoderLayer",

@@ -25,8 +25,9 @@ def attention(
 ) -> tuple[Tensor, Tensor]:
     r"""Scaled dot-product attention, written out step by step.
 
-    .. math::
-        \mathrm{Attention}(Q, K, V) = \mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}}\right) V
+    $$
+    \mathrm{Attention}(Q, K, V) = \mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}}\right) V
+    $$
 
     This is the readable reference; ``MultiHeadedAttention`` calls ``F.scaled_dot_product_attention``, which
     the tests prove equal. A query whose mask row is all ``False`` gets zero weights and a zero output, as in
@@ -91,12 +92,13 @@ class KVCache:
 class MultiHeadedAttention(nn.Module):
     r"""Multi-head attention: ``h`` attentions of size ``d_k = d_model / h`` side by side.
 
-    .. math::
-        \mathrm{MultiHead}(Q, K, V) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h) W^O, \quad
-        \mathrm{head}_i = \mathrm{Attention}(Q W_i^Q, K W_i^K, V W_i^V)
+    $$
+    \mathrm{MultiHead}(Q, K, V) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h) W^O, \quad
+    \mathrm{head}_i = \mathrm{Attention}(Q W_i^Q, K W_i^K, V W_i^V)
+    $$
 
     The projections of all heads are packed into one ``nn.Linear`` each (``q_proj``, ``k_proj``, ``v_proj``),
-    the output projection :math:`W^O` is ``out_proj``. By default the heads run through
+    the output projection $W^O$ is ``out_proj``. By default the heads run through
     ``F.scaled_dot_product_attention``; set ``keep_attn = True`` to run the readable ``attention`` instead and
     keep its weights in ``self.attn`` for plotting.
 

@@ -13,9 +13,9 @@ ID_DTYPES = (torch.int64, torch.int32)
 class Embeddings(nn.Module):
     """A lookup table from token ids to vectors, scaled by ``sqrt(d_model)``.
 
-    The scale keeps the embeddings' magnitude comparable to the positional encoding that is added next: with
-    Xavier initialisation each entry is of order ``1/sqrt(d_model)``, while every positional entry lies in
-    ``[-1, 1]``.
+    The scale keeps the embeddings' magnitude comparable to the positional encoding that is added next:
+    ``make_model``'s Xavier initialisation gives entries of root-mean-square ``sqrt(2 / (vocab + d_model))``,
+    small next to the positional entries, which lie in ``[-1, 1]``.
 
     Args:
         d_model: Size of each embedding vector.

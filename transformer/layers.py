@@ -14,13 +14,14 @@ from transformer._checks import check_shape
 class LayerNorm(nn.Module):
     r"""Layer normalisation written out, equal to ``nn.LayerNorm(features, eps)``.
 
-    .. math::
-        \mathrm{LayerNorm}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+    $$
+    \mathrm{LayerNorm}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+    $$
 
-    with :math:`\mu` and the *biased* variance :math:`\sigma^2` taken over the last dimension, and
-    :math:`\epsilon` inside the square root. (The Annotated Transformer divides by the unbiased standard
-    deviation plus :math:`\epsilon`, which is not what ``nn.LayerNorm`` computes.) The parameters are named
-    ``weight`` (:math:`\gamma`) and ``bias`` (:math:`\beta`), as in ``nn.LayerNorm``, so state dicts are
+    with $\mu$ and the *biased* variance $\sigma^2$ taken over the last dimension, and
+    $\epsilon$ inside the square root. (The Annotated Transformer divides by the unbiased standard
+    deviation plus $\epsilon$, which is not what ``nn.LayerNorm`` computes.) The parameters are named
+    ``weight`` ($\gamma$) and ``bias`` ($\beta$), as in ``nn.LayerNorm``, so state dicts are
     interchangeable. The model itself uses the fused ``nn.LayerNorm``, which the tests prove equal.
 
     Args:
@@ -90,8 +91,9 @@ class SublayerConnection(nn.Module):
 class PositionwiseFeedForward(nn.Module):
     r"""Two linear maps with a ReLU between, applied to each position separately.
 
-    .. math::
-        \mathrm{FFN}(x) = \max(0, x W_1 + b_1) W_2 + b_2
+    $$
+    \mathrm{FFN}(x) = \max(0, x W_1 + b_1) W_2 + b_2
+    $$
 
     Args:
         d_model: Size of the input and output vectors.

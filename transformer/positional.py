@@ -13,9 +13,10 @@ from transformer._checks import check_shape
 def sinusoid_table(max_len: int, d_model: int) -> Tensor:
     r"""The table of sines and cosines, one row per position.
 
-    .. math::
-        PE_{(pos, 2i)} = \sin(pos / 10000^{2i/d_{model}}), \quad
-        PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d_{model}})
+    $$
+    PE_{(pos, 2i)} = \sin(pos / 10000^{2i/d_{model}}), \quad
+    PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d_{model}})
+    $$
 
     Args:
         max_len: Number of positions.

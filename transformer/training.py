@@ -10,22 +10,21 @@ from torch import Tensor, nn
 
 from transformer._checks import check_same_size, check_shape
 from transformer.data import Batch
-from transformer.model import EncoderDecoder
 
 
 class LabelSmoothing(nn.Module):
     r"""KL divergence to a smoothed target distribution (section 5.4 of the paper).
 
-    The target puts :math:`1 - \epsilon` on the correct token and spreads :math:`\epsilon` evenly over all
+    The target puts $1 - \epsilon$ on the correct token and spreads $\epsilon$ evenly over all
     ``size`` tokens, the same distribution as ``nn.CrossEntropyLoss(label_smoothing=ε)``. Their losses differ by
     a constant, the entropy of that distribution, so the gradients are the same. (The Annotated Transformer
-    spreads :math:`\epsilon` over ``size - 2`` tokens, excluding the correct one and padding; that loss has no
+    spreads $\epsilon$ over ``size - 2`` tokens, excluding the correct one and padding; that loss has no
     built-in twin.) Rows whose target is ``padding_idx`` contribute nothing.
 
     Args:
         size: Vocabulary size.
         padding_idx: Target id whose rows are ignored.
-        smoothing: :math:`\epsilon`, between 0 and 1.
+        smoothing: $\epsilon$, between 0 and 1.
 
     Attributes:
         true_dist: The last target distribution, shape ``(n, size)``, kept for plotting.
@@ -71,10 +70,11 @@ class LabelSmoothing(nn.Module):
 
 
 def rate(step: int, model_size: int, factor: float, warmup: int) -> float:
-    r"""The learning rate of the paper (equation 3): linear warm-up, then decay as :math:`1/\sqrt{step}`.
+    r"""The learning rate of the paper (equation 3): linear warm-up, then decay as $1/\sqrt{step}$.
 
-    .. math::
-        lrate = factor \cdot d_{model}^{-0.5} \cdot \min(step^{-0.5},\ step \cdot warmup^{-1.5})
+    $$
+    lrate = factor \cdot d_{model}^{-0.5} \cdot \min(step^{-0.5},\ step \cdot warmup^{-1.5})
+    $$
 
     Use it as ``LambdaLR(optimizer, lambda step: rate(step, d_model, factor, warmup))`` on an optimizer whose
     base learning rate is 1. Step 0 counts as step 1, to avoid dividing by zero.
@@ -96,11 +96,12 @@ def rate(step: int, model_size: int, factor: float, warmup: int) -> float:
     return factor * model_size**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-def compute_loss(model: EncoderDecoder, batch: Batch, criterion: nn.Module) -> Tensor:
+def compute_loss(model: nn.Module, batch: Batch, criterion: nn.Module) -> Tensor:
     """The loss per target token of ``model`` on ``batch``.
 
     Args:
-        model: The model.
+        model: The model, possibly wrapped in ``DistributedDataParallel`` (its ``generator`` is then found on
+            ``model.module``).
         batch: A ``Batch`` with targets.
         criterion: Summed loss on ``(n, vocab)`` log-probabilities and ``(n,)`` targets: ``LabelSmoothing`` or
             ``nn.CrossEntropyLoss(reduction="sum", ignore_index=pad, label_smoothing=...)``.
@@ -109,7 +110,8 @@ def compute_loss(model: EncoderDecoder, batch: Batch, criterion: nn.Module) -> T
         Scalar: the summed loss divided by ``batch.ntokens``.
     """
     out = model(batch.src, batch.tgt, batch.src_mask, batch.tgt_mask)  # (batch, tgt_len, d_model)
-    log_probs = model.generator(out)  # (batch, tgt_len, tgt_vocab)
+    generator = getattr(model, "module", model).generator
+    log_probs = generator(out)  # (batch, tgt_len, tgt_vocab)
     loss = criterion(log_probs.reshape(-1, log_probs.size(-1)), batch.tgt_y.reshape(-1))
     return loss / batch.ntokens
 
@@ -132,7 +134,7 @@ class StepStats:
 
 
 def train_steps(
-    model: EncoderDecoder,
+    model: nn.Module,
     batches: Iterable[Batch],
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -141,7 +143,7 @@ def train_steps(
     """Train on each batch in turn, yielding after every step (the caller logs, plots or stops).
 
     Args:
-        model: The model; put in training mode.
+        model: The model (or its ``DistributedDataParallel`` wrapper); put in training mode.
         batches: Batches with targets.
         criterion: Summed loss, as for ``compute_loss``.
         optimizer: The optimizer.
