@@ -1,0 +1,110 @@
+"""The figures of chapters 6 and 7 (the encoder, training): they draw what the pages say they draw."""
+
+import dataclasses
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+import numpy as np
+import torch
+
+from transformer import MultiHeadedAttention
+from transformer.figures import cached_copy_model, figure_html
+from transformer.figures.encoder import (
+    SENTENCE,
+    NormPlacementRecipe,
+    corrupted_memory_predictions,
+    encoder_data_flow,
+    memory_corruption,
+    norm_placement_curves,
+    norm_placement_losses,
+    source_attention,
+    source_attention_heatmap,
+)
+
+LANGS = ["en", "zh"]
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A fresh cache directory, so a test trains instead of reading what the site build left."""
+    monkeypatch.setenv("TRANSFORMER_BOOK_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_encoder_data_flow_labels_the_memory_and_its_shapes(lang):
+    texts = _texts(encoder_data_flow(lang=lang))
+    assert texts.count("(batch, src_len, d_model)") >= 4
+    assert "d_ff" in texts and "src_mask" in texts
+    assert ("记忆" in texts) == (lang == "zh")
+    assert 'alt="the encoder"' in figure_html(encoder_data_flow(lang=lang), alt="the encoder")
+
+
+def test_figures_reject_an_unknown_language():
+    with pytest.raises(ValueError, match="lang: expected one of"):
+        encoder_data_flow(lang="fr")
+
+
+def test_source_attention_of_the_trained_model_looks_one_position_ahead():
+    model = cached_copy_model()
+    src = torch.tensor([SENTENCE])
+    weights = source_attention(model, src)
+    assert weights.shape == (2, 9, 10)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, 9))
+    assert weights[0].argmax(dim=-1).tolist() == list(range(1, 10))
+    # The weights were recorded by the readable path, which is switched off again afterwards.
+    assert not any(m.keep_attn or m.attn is not None for m in model.modules() if isinstance(m, MultiHeadedAttention))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_source_attention_heatmap_draws_the_weights(lang):
+    model = cached_copy_model()
+    fig = source_attention_heatmap(lang=lang, model=model)
+    weights = source_attention(model, torch.tensor([SENTENCE]))
+    for layer in range(2):
+        np.testing.assert_allclose(fig.axes[layer].images[0].get_array(), weights[layer].numpy())
+    assert ("解码器" in fig.axes[0].get_title()) == (lang == "zh")
+
+
+def test_zeroing_one_memory_position_breaks_exactly_the_output_that_copies_it():
+    probs = corrupted_memory_predictions(cached_copy_model(), torch.tensor([SENTENCE]))
+    assert probs.shape == (10, 9)
+    broken = probs < 0.5
+    expected = torch.zeros(10, 9, dtype=torch.bool)
+    expected[torch.arange(1, 10), torch.arange(9)] = True  # memory position j feeds decoder position j - 1
+    assert torch.equal(broken, expected)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_memory_corruption_draws_the_probabilities(lang):
+    model = cached_copy_model()
+    fig = memory_corruption(lang=lang, model=model)
+    expected = corrupted_memory_predictions(model, torch.tensor([SENTENCE])).numpy()
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), expected)
+
+
+def test_norm_placement_losses_are_computed_once_and_cached(private_cache):
+    recipe = NormPlacementRecipe(N=2, d_model=16, steps=4, batch_size=4)
+    losses = norm_placement_losses(recipe)
+    assert set(losses) == {"pre-LN", "post-LN"}
+    assert all(len(curve) == 4 for curve in losses.values())
+    assert losses["pre-LN"] != losses["post-LN"]  # the same seed and data, a different model
+    assert len(list(private_cache.glob("norm-placement-*.json"))) == 1
+    assert norm_placement_losses(recipe) == losses  # read back from the cache
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_norm_placement_curves_plot_both_runs(lang, private_cache):
+    recipe = NormPlacementRecipe(N=2, d_model=16, steps=4, batch_size=4)
+    fig = norm_placement_curves(lang=lang, recipe=recipe)
+    lines = fig.axes[0].get_lines()
+    losses = norm_placement_losses(recipe)
+    np.testing.assert_allclose(lines[0].get_ydata(), losses["pre-LN"])
+    np.testing.assert_allclose(lines[1].get_ydata(), losses["post-LN"])
+    assert dataclasses.asdict(recipe)["N"] == 2
