@@ -1,0 +1,254 @@
+"""Benchmarks: every number is a RATIO against a reference timed in the same process, interleaved.
+
+    .venv/bin/python benchmarks/run.py [attention|train-step|decode|copy|book|all] [--repeats N] [--save FILE]
+
+Prints a table per comparison and, last, one JSON line with every ratio. The machine is shared and noisy, so
+each measurement alternates candidate and reference, repeats, and reports the median of each; ratios are what
+carry from one run to the next, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformer import (
+    BOS,
+    MultiHeadedAttention,
+    attention,
+    greedy_decode,
+    make_model,
+    padding_mask,
+    target_mask,
+)
+
+
+def interleaved(candidate: Callable[[], object], reference: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median seconds of ``candidate`` and of ``reference``, run alternately after one warm-up call each."""
+    candidate(), reference()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, out in ((candidate, times[0]), (reference, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def row(name: str, candidate: float, reference: float, goal: str) -> dict:
+    ratio = candidate / reference
+    print(f"  {name:<44} {candidate * 1e3:9.2f} ms {reference * 1e3:9.2f} ms {ratio:7.3f}x   goal {goal}")
+    return {name: round(ratio, 3)}
+
+
+def header(title: str, candidate: str, reference: str) -> None:
+    print(f"\n{title}\n  {'':<44} {candidate:>12} {reference:>12} {'ratio':>8}")
+
+
+def bench_attention(repeats: int) -> dict:
+    """Forward + backward of attention at (batch 8, heads 8, len 512, d_k 64)."""
+    batch, h, length, d_k = 8, 8, 512, 64
+    d_model = h * d_k
+    header("Attention, forward + backward, (batch 8, h 8, len 512, d_k 64)", "ours", "reference")
+    q, k, v = (torch.randn(batch, h, length, d_k, requires_grad=True) for _ in range(3))
+
+    def core(fn: Callable) -> Callable[[], None]:
+        return lambda: fn(q, k, v).sum().backward()
+
+    results = {}
+    c, r = interleaved(core(lambda q, k, v: attention(q, k, v)[0]), core(F.scaled_dot_product_attention), repeats)
+    results |= row("attention() (teaching) vs SDPA", c, r, "none: it is the readable version")
+
+    torch.manual_seed(0)
+    mha = MultiHeadedAttention(h, d_model, dropout=0.0)
+    x = torch.randn(batch, length, d_model, requires_grad=True)
+
+    def sdpa_directly() -> None:
+        # The same projections as mha, then SDPA called directly: the floor for any multi-head module.
+        split = lambda t: t.view(batch, length, h, d_k).transpose(1, 2)  # noqa: E731
+        out = F.scaled_dot_product_attention(split(mha.q_proj(x)), split(mha.k_proj(x)), split(mha.v_proj(x)))
+        mha.out_proj(out.transpose(1, 2).reshape(batch, length, d_model)).sum().backward()
+
+    c, r = interleaved(lambda: mha(x, x, x).sum().backward(), sdpa_directly, repeats)
+    results |= row("MultiHeadedAttention vs projections + SDPA", c, r, "<= 1.05")
+    torch_mha = nn.MultiheadAttention(d_model, h, dropout=0.0, batch_first=True)
+    c, r = interleaved(
+        lambda: mha(x, x, x).sum().backward(),
+        lambda: torch_mha(x, x, x, need_weights=False)[0].sum().backward(),
+        repeats,
+    )
+    results |= row("MultiHeadedAttention vs nn.MultiheadAttention", c, r, "<= 1.05")
+    return results
+
+
+class TorchReference(nn.Module):
+    """nn.Transformer with the same embeddings and generator as ours: the reference training step.
+
+    Its fused encoder fast path applies only in inference, so both sides run the same kind of kernels here.
+    """
+
+    def __init__(self, ours: nn.Module) -> None:
+        super().__init__()
+        cfg = ours.config
+        self.src_embed, self.tgt_embed, self.generator = ours.src_embed, ours.tgt_embed, ours.generator
+        self.transformer = nn.Transformer(
+            cfg.d_model, cfg.h, cfg.N, cfg.N, cfg.d_ff, cfg.dropout, batch_first=True, norm_first=cfg.norm_first
+        )
+
+    def forward(
+        self, src: torch.Tensor, tgt: torch.Tensor, src_pad: torch.Tensor, tgt_pad: torch.Tensor
+    ) -> torch.Tensor:
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.size(1), dtype=torch.bool)
+        return self.transformer(
+            self.src_embed(src),
+            self.tgt_embed(tgt),
+            tgt_mask=causal,
+            src_key_padding_mask=src_pad,
+            tgt_key_padding_mask=tgt_pad,
+            memory_key_padding_mask=src_pad,
+            tgt_is_causal=True,
+        )
+
+
+def _adam_step(model: nn.Module, forward: Callable[[], torch.Tensor], tgt_y: torch.Tensor) -> Callable[[], None]:
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    criterion = nn.CrossEntropyLoss(ignore_index=0)
+
+    def run() -> None:
+        log_probs = model.generator(forward())
+        criterion(log_probs.reshape(-1, log_probs.size(-1)), tgt_y.reshape(-1)).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return run
+
+
+def _train_step_case(batch: int, length: int, repeats: int, vocab: int = 1000) -> dict:
+    torch.manual_seed(0)
+    ours = make_model(vocab, vocab, N=2)
+    reference = TorchReference(make_model(vocab, vocab, N=2))
+    src = torch.randint(3, vocab, (batch, length))
+    tgt = torch.randint(3, vocab, (batch, length + 1))
+    src[0, -3:] = 0  # some padding, so that the masks matter
+    tgt_in, tgt_y = tgt[:, :-1], tgt[:, 1:]
+    src_mask, tgt_mask = padding_mask(src, 0), target_mask(tgt_in, 0)
+    c, r = interleaved(
+        _adam_step(ours, lambda: ours(src, tgt_in, src_mask, tgt_mask), tgt_y),
+        _adam_step(reference, lambda: reference(src, tgt_in, src == 0, tgt_in == 0), tgt_y),
+        repeats,
+    )
+    return row(f"train step, batch {batch} x len {length}", c, r, "<= 1.00")
+
+
+def bench_train_step(repeats: int) -> dict:
+    """One Adam step of make_model vs nn.Transformer (d_model 512, 8 heads, 2+2 layers, d_ff 2048)."""
+    header("Training step (d_model 512, h 8, 2+2 layers, d_ff 2048)", "make_model", "nn.Transformer")
+    return _train_step_case(80, 10, repeats) | _train_step_case(8, 256, repeats)
+
+
+def bench_decode(repeats: int) -> dict:
+    """Greedy decoding with cached keys/values vs recomputing the prefix, for 32/128/512 new tokens."""
+    header("Greedy decoding, batch 8, src_len 32 (make_model N=2, d_model 256)", "full recompute", "cached")
+    torch.manual_seed(0)
+    model = make_model(1000, 1000, N=2, d_model=256, d_ff=1024, h=8, max_len=1024).eval()
+    src = torch.randint(3, 1000, (8, 32))
+    mask = padding_mask(src, 0)
+    results = {}
+    for new_tokens in (32, 128, 512):
+        cached = lambda n=new_tokens: greedy_decode(model, src, mask, n + 1, BOS)  # noqa: E731
+        full = lambda n=new_tokens: greedy_decode(model, src, mask, n + 1, BOS, use_cache=False)  # noqa: E731
+        assert torch.equal(cached(), full()), "cached decoding must give the same tokens"
+        c, r = interleaved(cached, full, max(1, repeats // (1 + new_tokens // 64)))
+        results |= row(f"{new_tokens} new tokens: speed-up (full / cached)", r, c, ">= 5 at 128")
+    return results
+
+
+def bench_copy(repeats: int) -> dict:
+    """The CLI's copy task from scratch: wall time to its held-out exact match on 1000 fresh rows."""
+    print("\nCopy task, `python -m transformer train --task copy` (defaults), 1000 held-out rows")
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "transformer", "train", "--task", "copy", "--out", out, "--no-progress"]
+        start = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - start
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"  training {summary['seconds']} s, whole command {wall:.1f} s, {summary['tokens_per_second']} tokens/s,")
+    print(f"  exact match {summary['exact_match']:.3f}   goal 1.000 within 30 s")
+    return {
+        "copy: training seconds": summary["seconds"],
+        "copy: command seconds": round(wall, 1),
+        "copy: exact match": summary["exact_match"],
+        "copy: tokens per second": summary["tokens_per_second"],
+    }
+
+
+def bench_book(repeats: int) -> dict:
+    """Wall time of the strict site build and of the whole test suite (what `make test` runs after set-up)."""
+    print("\nThe book: `mkdocs build --strict` and `pytest` (everything `make test` runs after set-up and lint)")
+    root = Path(__file__).resolve().parent.parent
+    bin_dir = Path(sys.executable).parent
+    results = {}
+    with tempfile.TemporaryDirectory() as site:
+        for name, command in (
+            ("book: mkdocs build seconds", [bin_dir / "mkdocs", "build", "--strict", "--quiet", "-d", site]),
+            ("book: pytest seconds", [bin_dir / "pytest", "-q", "-p", "no:randomly"]),
+        ):
+            start = time.perf_counter()
+            subprocess.run(
+                command, cwd=root, check=True, capture_output=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+            )
+            results[name] = round(time.perf_counter() - start, 1)
+            print(f"  {name:<44} {results[name]:9.1f} s")
+    return results
+
+
+BENCHES = {
+    "attention": bench_attention,
+    "train-step": bench_train_step,
+    "decode": bench_decode,
+    "copy": bench_copy,
+    "book": bench_book,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="?", default="all", choices=[*BENCHES, "all"])
+    parser.add_argument("--repeats", type=int, default=10, help="timed runs of each side (default 10)")
+    parser.add_argument("--save", type=Path, help="also write the results, with the machine, to this JSON file")
+    args = parser.parse_args()
+    # nn.Transformer warns that pre-LN disables its inference-only nested-tensor path: irrelevant to training.
+    warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    results = {}
+    for name, bench in BENCHES.items():
+        if args.which in (name, "all"):
+            results |= bench(args.repeats)
+    print(json.dumps(results))
+    if args.save:
+        record = {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "results": results,
+        }
+        args.save.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
