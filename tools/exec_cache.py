@@ -1,0 +1,61 @@
+"""mkdocs hook: reuse the HTML of figure blocks whose code and package have not changed.
+
+Every figure is drawn by a ```` ```python exec="on" html="1" ```` block (markdown-exec) when the site is built;
+drawing them all takes most of a build. This hook wraps markdown-exec's formatter: the HTML a figure block
+printed is stored in ``.cache/exec/`` under a hash of the block, its options, the source of the ``transformer``
+package and the versions of torch and matplotlib. A rebuild after an edit of one page (``mkdocs serve``) then
+redraws nothing, and any change to the package redraws everything. Only output that is a figure is stored: a
+block that failed prints its error instead, which is never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "exec"
+
+
+def _package_digest() -> str:
+    digest = hashlib.sha256(f"{torch.__version__} {matplotlib.__version__}".encode())
+    for path in sorted((ROOT / "transformer").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cached(format_block: Callable[..., str], package: str) -> Callable[..., str]:
+    def format_or_reuse(source: str, language: str, css_class: str, options: dict[str, Any], md: Any, **kw: Any) -> str:
+        if not options.get("html"):  # the validator only lets executed blocks through
+            return format_block(source, language, css_class, options, md, **kw)
+        shown = {k: v for k, v in options.items() if isinstance(v, str | int | float | bool)}
+        key = hashlib.sha256(json.dumps([package, language, source, shown], sort_keys=True).encode()).hexdigest()
+        path = CACHE / f"{key}.html"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        html = format_block(source, language, css_class, options, md, **kw)
+        if html.lstrip().startswith("<figure"):
+            CACHE.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{id(html)}.tmp")
+            partial.write_text(html, encoding="utf-8")
+            partial.replace(path)  # atomic: concurrent builds never read half a file
+        return html
+
+    return format_or_reuse
+
+
+def on_config(config: Any) -> Any:
+    """Wrap the formatter of the ``python`` custom fence (markdown-exec) with the cache."""
+    package = _package_digest()
+    for fence in config["mdx_configs"]["pymdownx.superfences"]["custom_fences"]:
+        if fence["name"] == "python" and not getattr(fence["format"], "__wrapped_by_exec_cache__", False):
+            fence["format"] = _cached(fence["format"], package)
+            fence["format"].__wrapped_by_exec_cache__ = True
+    return config
