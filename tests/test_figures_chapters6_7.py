@@ -1,15 +1,19 @@
 """The figures of chapters 6 and 7 (the encoder, training): they draw what the pages say they draw."""
 
+import contextlib
 import dataclasses
+import io
+from pathlib import Path
 
 import pytest
+from pytest_codeblocks.main import extract_from_file
 
 pytest.importorskip("matplotlib")
 
 import numpy as np
 import torch
 
-from transformer import MultiHeadedAttention
+from transformer import MultiHeadedAttention, rate
 from transformer.figures import cached_copy_model, figure_html
 from transformer.figures.encoder import (
     SENTENCE,
@@ -22,8 +26,11 @@ from transformer.figures.encoder import (
     source_attention,
     source_attention_heatmap,
 )
+from transformer.figures.training import CHAPTER_TASK, PAPER_SCHEDULES, loss_curve, rate_schedule, training_log
+from transformer.tasks import CopyTask
 
 LANGS = ["en", "zh"]
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 @pytest.fixture
@@ -108,3 +115,67 @@ def test_norm_placement_curves_plot_both_runs(lang, private_cache):
     np.testing.assert_allclose(lines[0].get_ydata(), losses["pre-LN"])
     np.testing.assert_allclose(lines[1].get_ydata(), losses["post-LN"])
     assert dataclasses.asdict(recipe)["N"] == 2
+
+
+# Chapter 7: the training run, its schedule and its loss curve.
+
+TINY_TASK = CopyTask(steps=12, batch_size=4, warmup=5, factor=1.0, cooldown=0.0, N=1, d_model=8, d_ff=16, h=2)
+
+
+def test_training_log_is_computed_once_and_cached(private_cache):
+    log = training_log(TINY_TASK)
+    assert [s.step for s in log] == list(range(1, 13))
+    assert len(list(private_cache.glob("log-*.json"))) == 1
+    assert training_log(TINY_TASK) == log  # read back from the cache, StepStats again
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_rate_schedule_draws_the_formula_and_the_rates_used(lang, private_cache):
+    fig = rate_schedule(lang=lang, task=TINY_TASK)
+    left, right = fig.axes
+    assert len(left.get_lines()) == len(PAPER_SCHEDULES)
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata()[3999], rate(4000, 512, 1.0, 4000) * 1000)
+    formula, used = right.get_lines()[:2]
+    log = training_log(TINY_TASK)
+    np.testing.assert_allclose(used.get_ydata(), [s.lr * 1000 for s in log[::10]])
+    np.testing.assert_allclose(formula.get_ydata(), [s.lr * 1000 for s in log])  # LambdaLR applies rate exactly
+    assert ("步数" in right.get_xlabel()) == (lang == "zh")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_loss_curve_draws_every_step(lang, private_cache):
+    fig = loss_curve(lang=lang, task=TINY_TASK)
+    log = training_log(TINY_TASK)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), [s.loss for s in log])
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [s.lr * 1000 for s in log])
+
+
+def test_the_loop_of_chapter_7_is_the_run_behind_its_figures_and_its_cached_model():
+    """The page trains with an explicit loop; later blocks and the figures use CopyTask. They must agree."""
+    # What cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True) trains:
+    cached_recipe = CopyTask(
+        vocab=11,
+        seq_len=10,
+        steps=300,
+        seed=0,
+        batch_size=64,
+        factor=1.0,
+        cooldown=0.0,
+        N=1,
+        d_model=32,
+        d_ff=64,
+        end_symbol=True,
+    )
+    assert cached_recipe == CHAPTER_TASK
+    blocks = [b for b in extract_from_file(DOCS / "decoder.md") if b.syntax == "python" and "train_steps(" in b.code]
+    assert len(blocks) == 1, "the chapter has one training loop"
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(blocks[0].code, namespace)
+    cached = cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True)
+    for (name, ours), theirs in zip(namespace["model"].state_dict().items(), cached.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs), name
+    log = {s.step: s for s in training_log(CHAPTER_TASK)}
+    for line in printed.getvalue().splitlines():
+        step, loss = int(line.split()[1]), float(line.split()[3])
+        assert round(log[step].loss, 3) == loss

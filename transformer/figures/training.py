@@ -1,0 +1,137 @@
+"""Figures of chapter 7: the learning-rate schedule and the loss curve of the chapter's training run."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+from matplotlib.figure import Figure
+
+from transformer.figures._common import cache_dir, new_figure
+from transformer.tasks import CopyTask
+from transformer.training import StepStats, rate
+
+LANGS = ("en", "zh")
+
+# The run chapter 7 trains in the page: rows of random length ending in EOS, one layer, d_model = 32, the paper's
+# schedule with 100 warm-up steps, 300 steps of 64 rows. ``cached_copy_model(steps=300, N=1, d_model=32, d_ff=64,
+# end_symbol=True)`` trains the same model.
+CHAPTER_TASK = CopyTask(
+    end_symbol=True, steps=300, batch_size=64, warmup=100, factor=1.0, cooldown=0.0, N=1, d_model=32, d_ff=64
+)
+# The settings of the paper (d_model = 512, 4000 warm-up steps) and two variations, for the schedule's shape.
+PAPER_SCHEDULES = ((512, 4000), (512, 8000), (256, 4000))
+
+
+def _text(lang: str, en: str, zh: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
+    return zh if lang == "zh" else en
+
+
+def training_log(task: CopyTask = CHAPTER_TASK) -> list[StepStats]:
+    """What every step of ``task``'s training reported, computed once and then read from the cache.
+
+    Args:
+        task: The training run.
+
+    Returns:
+        One ``StepStats`` per step.
+    """
+    key = json.dumps(dataclasses.asdict(task), sort_keys=True)
+    path = cache_dir() / f"log-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    if path.is_file():
+        return [StepStats(**row) for row in json.loads(path.read_text())]
+    model = task.build_model()
+    log = list(task.train(model))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([dataclasses.asdict(stats) for stats in log]))
+    return log
+
+
+def rate_schedule(lang: str = "en", task: CopyTask = CHAPTER_TASK) -> Figure:
+    """The paper's learning rate: its shape at the paper's scale, and what ``LambdaLR`` gave the chapter's run.
+
+    Left: ``rate`` over 20 000 steps for a few ``(d_model, warmup)`` pairs. Right: ``rate`` for ``task`` as a
+    line, and the learning rate that each of its training steps actually used (``StepStats.lr``) as dots.
+
+    Args:
+        lang: Language of the labels, ``"en"`` or ``"zh"``.
+        task: The training run of the right panel.
+
+    Returns:
+        The figure, two panels.
+    """
+    log = training_log(task)
+    fig = new_figure(9.0, 3.6)
+    left, right = fig.subplots(1, 2)
+    steps = range(1, 20001)
+    for d_model, warmup in PAPER_SCHEDULES:
+        label = f"d_model={d_model}, warmup={warmup}"
+        left.plot(steps, [rate(s, d_model, 1.0, warmup) * 1000 for s in steps], label=label)
+    left.set_xticks(range(0, 20001, 5000))
+    left.set_xlabel(_text(lang, "step", "步数"))
+    left.set_ylabel(_text(lang, "learning rate (× 10⁻³)", "学习率（× 10⁻³）"))
+    left.set_title(_text(lang, "At the paper's scale", "论文的规模"), fontsize=10)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    formula = [rate(s, task.d_model, task.factor, task.warmup) * 1000 for s in range(len(log))]
+    right.plot(
+        range(1, len(log) + 1), formula, color="grey", label=_text(lang, "rate(step − 1, …)", "rate(step − 1, …)")
+    )
+    every = log[::10]
+    right.plot(
+        [s.step for s in every],
+        [s.lr * 1000 for s in every],
+        "o",
+        markersize=3,
+        color="#c62828",
+        label=_text(lang, "lr used by the step (LambdaLR)", "这一步实际用的学习率（LambdaLR）"),
+    )
+    right.axvline(task.warmup, color="grey", linestyle=":", linewidth=1)
+    right.set_xlabel(_text(lang, "step", "步数"))
+    right.set_ylabel(_text(lang, "learning rate (× 10⁻³)", "学习率（× 10⁻³）"))
+    right.set_title(
+        _text(
+            lang,
+            f"This chapter: d_model={task.d_model}, warmup={task.warmup}",
+            f"本章：d_model={task.d_model}，warmup={task.warmup}",
+        ),
+        fontsize=10,
+    )
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    return fig
+
+
+def loss_curve(lang: str = "en", task: CopyTask = CHAPTER_TASK) -> Figure:
+    """The loss per token at every step of ``task``'s training, with its learning rate.
+
+    Args:
+        lang: Language of the labels, ``"en"`` or ``"zh"``.
+        task: The training run.
+
+    Returns:
+        The figure.
+    """
+    log = training_log(task)
+    fig = new_figure(6.8, 3.8)
+    ax = fig.add_subplot()
+    ax.semilogy([s.step for s in log], [s.loss for s in log], color="#1565c0", linewidth=1.2)
+    ax.set_xlabel(_text(lang, "training step", "训练步数"))
+    ax.set_ylabel(_text(lang, "loss per target token (log scale)", "每个目标词元的损失（对数坐标）"), color="#1565c0")
+    ax.grid(alpha=0.3)
+    lr_axis = ax.twinx()
+    lr_axis.plot([s.step for s in log], [s.lr * 1000 for s in log], color="grey", linestyle="--", linewidth=1)
+    lr_axis.set_ylabel(_text(lang, "learning rate (× 10⁻³, dashed)", "学习率（× 10⁻³，虚线）"), color="grey")
+    lr_axis.set_ylim(bottom=0)
+    ax.set_title(
+        _text(
+            lang,
+            f"Copy task: N={task.N}, d_model={task.d_model}, {task.steps} steps of {task.batch_size} rows",
+            f"复制任务：N={task.N}，d_model={task.d_model}，{task.steps} 步，每步 {task.batch_size} 行",
+        ),
+        fontsize=10,
+    )
+    return fig
