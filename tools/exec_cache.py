@@ -3,9 +3,9 @@
 Every figure is drawn by a ```` ```python exec="on" html="1" ```` block (markdown-exec) when the site is built;
 drawing them all takes most of a build. This hook wraps markdown-exec's formatter: the HTML a figure block
 printed is stored in ``.cache/exec/`` under a hash of the block, its options, the source of the ``transformer``
-package and the versions of torch and matplotlib. A rebuild after an edit of one page (``mkdocs serve``) then
-redraws nothing, and any change to the package redraws everything. Only output that is a figure is stored: a
-block that failed prints its error instead, which is never cached.
+package, the versions of torch and matplotlib and the number of threads. A rebuild after an edit of one page
+(``mkdocs serve``) then redraws nothing, and any change to the package redraws everything. Only output that is a
+figure is stored: a block that failed prints its error instead, which is never cached.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CACHE = ROOT / ".cache" / "exec"
 
 
 def _package_digest() -> str:
-    digest = hashlib.sha256(f"{torch.__version__} {matplotlib.__version__}".encode())
+    digest = hashlib.sha256(f"{torch.__version__} {matplotlib.__version__} {torch.get_num_threads()}".encode())
     for path in sorted((ROOT / "transformer").rglob("*.py")):
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
@@ -52,7 +52,8 @@ def _cached(format_block: Callable[..., str], package: str) -> Callable[..., str
 
 
 def on_config(config: Any) -> Any:
-    """Wrap the formatter of the ``python`` custom fence (markdown-exec) with the cache."""
+    """Use one thread, as the tests do (conftest.py), and wrap markdown-exec's ``python`` formatter with the cache."""
+    torch.set_num_threads(1)  # the same training runs, hence the same figures, on every machine
     package = _package_digest()
     for fence in config["mdx_configs"]["pymdownx.superfences"]["custom_fences"]:
         if fence["name"] == "python" and not getattr(fence["format"], "__wrapped_by_exec_cache__", False):
