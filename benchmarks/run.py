@@ -229,7 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="?", default="all", choices=[*BENCHES, "all"])
     parser.add_argument("--repeats", type=int, default=10, help="timed runs of each side (default 10)")
-    parser.add_argument("--save", type=Path, help="also write the results, with the machine, to this JSON file")
+    parser.add_argument("--save", type=Path, help="also merge the results, with the machine, into this JSON file")
     args = parser.parse_args()
     # nn.Transformer warns that pre-LN disables its inference-only nested-tensor path: irrelevant to training.
     warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
@@ -240,12 +240,14 @@ def main() -> None:
             results |= bench(args.repeats)
     print(json.dumps(results))
     if args.save:
+        # Merge, so that one comparison can be re-run without losing the others.
+        earlier = json.loads(args.save.read_text())["results"] if args.save.is_file() else {}
         record = {
             "date": time.strftime("%Y-%m-%d"),
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
-            "results": results,
+            "results": earlier | results,
         }
         args.save.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
