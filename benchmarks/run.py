@@ -49,7 +49,12 @@ def interleaved(candidate: Callable[[], object], reference: Callable[[], object]
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def row(name: str, candidate: float, reference: float, goal: str) -> dict:
+# The Chinese name of every result, stored with the record for the Chinese performance page.
+CHINESE: dict[str, str] = {}
+
+
+def row(name: str, chinese: str, candidate: float, reference: float, goal: str) -> dict:
+    CHINESE[name] = chinese
     ratio = candidate / reference
     print(f"  {name:<44} {candidate * 1e3:9.2f} ms {reference * 1e3:9.2f} ms {ratio:7.3f}x   goal {goal}")
     return {name: round(ratio, 3)}
@@ -71,7 +76,9 @@ def bench_attention(repeats: int) -> dict:
 
     results = {}
     c, r = interleaved(core(lambda q, k, v: attention(q, k, v)[0]), core(F.scaled_dot_product_attention), repeats)
-    results |= row("attention() (teaching) vs SDPA", c, r, "none: it is the readable version")
+    results |= row(
+        "attention() (teaching) vs SDPA", "attention()（教学版）比 SDPA", c, r, "none: it is the readable version"
+    )
 
     torch.manual_seed(0)
     mha = MultiHeadedAttention(h, d_model, dropout=0.0)
@@ -84,14 +91,20 @@ def bench_attention(repeats: int) -> dict:
         mha.out_proj(out.transpose(1, 2).reshape(batch, length, d_model)).sum().backward()
 
     c, r = interleaved(lambda: mha(x, x, x).sum().backward(), sdpa_directly, repeats)
-    results |= row("MultiHeadedAttention vs projections + SDPA", c, r, "<= 1.05")
+    results |= row("MultiHeadedAttention vs projections + SDPA", "MultiHeadedAttention 比 投影 + SDPA", c, r, "<= 1.05")
     torch_mha = nn.MultiheadAttention(d_model, h, dropout=0.0, batch_first=True)
     c, r = interleaved(
         lambda: mha(x, x, x).sum().backward(),
         lambda: torch_mha(x, x, x, need_weights=False)[0].sum().backward(),
         repeats,
     )
-    results |= row("MultiHeadedAttention vs nn.MultiheadAttention", c, r, "<= 1.05")
+    results |= row(
+        "MultiHeadedAttention vs nn.MultiheadAttention",
+        "MultiHeadedAttention 比 nn.MultiheadAttention",
+        c,
+        r,
+        "<= 1.05",
+    )
     return results
 
 
@@ -151,7 +164,13 @@ def _train_step_case(batch: int, length: int, repeats: int, vocab: int = 1000) -
         _adam_step(reference, lambda: reference(src, tgt_in, src == 0, tgt_in == 0), tgt_y),
         repeats,
     )
-    return row(f"train step, batch {batch} x len {length}", c, r, "<= 1.00")
+    return row(
+        f"train step, batch {batch} x len {length}",
+        f"训练一步，batch {batch} × 长度 {length}（比 nn.Transformer）",
+        c,
+        r,
+        "<= 1.00",
+    )
 
 
 def bench_train_step(repeats: int) -> dict:
@@ -173,7 +192,13 @@ def bench_decode(repeats: int) -> dict:
         full = lambda n=new_tokens: greedy_decode(model, src, mask, n + 1, BOS, use_cache=False)  # noqa: E731
         assert torch.equal(cached(), full()), "cached decoding must give the same tokens"
         c, r = interleaved(cached, full, max(1, repeats // (1 + new_tokens // 64)))
-        results |= row(f"{new_tokens} new tokens: speed-up (full / cached)", r, c, ">= 5 at 128")
+        results |= row(
+            f"{new_tokens} new tokens: speed-up (full / cached)",
+            f"生成 {new_tokens} 个新词元：加速比（重算 / 缓存）",
+            r,
+            c,
+            ">= 5 at 128",
+        )
     return results
 
 
@@ -188,6 +213,14 @@ def bench_copy(repeats: int) -> dict:
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"  training {summary['seconds']} s, whole command {wall:.1f} s, {summary['tokens_per_second']} tokens/s,")
     print(f"  exact match {summary['exact_match']:.3f}   goal 1.000 within 30 s")
+    CHINESE.update(
+        {
+            "copy: training seconds": "复制任务：训练秒数",
+            "copy: command seconds": "复制任务：整条命令秒数",
+            "copy: exact match": "复制任务：完全匹配率",
+            "copy: tokens per second": "复制任务：每秒词元数",
+        }
+    )
     return {
         "copy: training seconds": summary["seconds"],
         "copy: command seconds": round(wall, 1),
@@ -203,10 +236,15 @@ def bench_book(repeats: int) -> dict:
     bin_dir = Path(sys.executable).parent
     results = {}
     with tempfile.TemporaryDirectory() as site:
-        for name, command in (
-            ("book: mkdocs build seconds", [bin_dir / "mkdocs", "build", "--strict", "--quiet", "-d", site]),
-            ("book: pytest seconds", [bin_dir / "pytest", "-q", "-p", "no:randomly"]),
+        for name, chinese, command in (
+            (
+                "book: mkdocs build seconds",
+                "本书：mkdocs 构建秒数",
+                [bin_dir / "mkdocs", "build", "--strict", "--quiet", "-d", site],
+            ),
+            ("book: pytest seconds", "本书：pytest 秒数", [bin_dir / "pytest", "-q", "-p", "no:randomly"]),
         ):
+            CHINESE[name] = chinese
             start = time.perf_counter()
             subprocess.run(
                 command, cwd=root, check=True, capture_output=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}
@@ -241,13 +279,14 @@ def main() -> None:
     print(json.dumps(results))
     if args.save:
         # Merge, so that one comparison can be re-run without losing the others.
-        earlier = json.loads(args.save.read_text())["results"] if args.save.is_file() else {}
+        earlier = json.loads(args.save.read_text()) if args.save.is_file() else {"results": {}, "chinese": {}}
         record = {
             "date": time.strftime("%Y-%m-%d"),
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
-            "results": earlier | results,
+            "results": earlier["results"] | results,
+            "chinese": earlier.get("chinese", {}) | CHINESE,
         }
         args.save.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
