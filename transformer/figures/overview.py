@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,30 @@ def chapter_map(lang: Lang = "en") -> str:
             summary = f'<span class="book-coming-soon">{summary}</span>'
         rows.append(f"| {number} | {link} | {summary} |")
     return "\n".join(rows)
+
+
+def benchmark_table(lang: Lang = "en", path: Path = DOCS_DIR.parent / "benchmarks" / "results.json") -> str:
+    """The performance page's table, as Markdown, read from the record that ``benchmarks/run.py --save`` writes.
+
+    Args:
+        lang: Language of the table, ``"en"`` or ``"zh"`` (the record carries a Chinese name for every result).
+        path: The record.
+
+    Returns:
+        A sentence naming the date and the machine, then a Markdown table of the results.
+    """
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if lang == "zh":
+        machine = record["machine"].replace(" cores", " 核")
+        intro = f"测量于 {record['date']}：{machine}，torch {record['torch']}，{record['threads']} 个线程。"
+        rows = ["| 测量项 | 数值 |", "|---|---|"]
+    else:
+        intro = f"Measured on {record['date']}: {record['machine']}, torch {record['torch']}, "
+        intro += f"{record['threads']} threads."
+        rows = ["| Measurement | Value |", "|---|---|"]
+    names = record.get("chinese", {}) if lang == "zh" else {}
+    rows += [f"| {names.get(name, name)} | {value} |" for name, value in record["results"].items()]
+    return intro + "\n\n" + "\n".join(rows)
 
 
 def positional_encoding_heatmap(lang: Lang = "en", max_len: int = 64, d_model: int = 64) -> Figure:
