@@ -129,6 +129,21 @@ def test_training_log_is_computed_once_and_cached(private_cache):
     assert training_log(TINY_TASK) == log  # read back from the cache, StepStats again
 
 
+def test_cached_runs_are_kept_apart_by_the_number_of_threads(private_cache):
+    """Threads change the order of float sums, hence the run: a log or loss made with 2 threads is not reused."""
+    recipe = NormPlacementRecipe(N=1, d_model=8, steps=2, batch_size=2)
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            training_log(TINY_TASK)
+            norm_placement_losses(recipe)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(list(private_cache.glob("log-*.json"))) == 2
+    assert len(list(private_cache.glob("norm-placement-*.json"))) == 2
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_rate_schedule_draws_the_formula_and_the_rates_used(lang, private_cache):
     fig = rate_schedule(lang=lang, task=TINY_TASK)
@@ -152,12 +167,12 @@ def test_loss_curve_draws_every_step(lang, private_cache):
 
 def test_the_loop_of_chapter_7_is_the_run_behind_its_figures_and_its_cached_model():
     """The page trains with an explicit loop; later blocks and the figures use CopyTask. They must agree."""
-    # What cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True) trains:
+    # What cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True, seed=3) trains:
     cached_recipe = CopyTask(
         vocab=11,
         seq_len=10,
         steps=300,
-        seed=0,
+        seed=3,
         batch_size=64,
         factor=1.0,
         cooldown=0.0,
@@ -172,7 +187,7 @@ def test_the_loop_of_chapter_7_is_the_run_behind_its_figures_and_its_cached_mode
     namespace: dict = {}
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         exec(blocks[0].code, namespace)
-    cached = cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True)
+    cached = cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True, seed=3)
     for (name, ours), theirs in zip(namespace["model"].state_dict().items(), cached.state_dict().values(), strict=True):
         assert torch.equal(ours, theirs), name
     log = {s.step: s for s in training_log(CHAPTER_TASK)}

@@ -209,7 +209,8 @@ def norm_placement_losses(recipe: NormPlacementRecipe | None = None) -> dict[str
         ``{"pre-LN": losses, "post-LN": losses}``, one loss per step.
     """
     recipe = NormPlacementRecipe() if recipe is None else recipe
-    key = json.dumps(dataclasses.asdict(recipe), sort_keys=True)
+    # Threads change the order of float sums, hence the run: they are part of the key (as in cached_copy_model).
+    key = json.dumps({**dataclasses.asdict(recipe), "threads": torch.get_num_threads()}, sort_keys=True)
     path = cache_dir() / f"norm-placement-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():
         return json.loads(path.read_text())
