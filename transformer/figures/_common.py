@@ -35,6 +35,20 @@ plt.rcParams.update(
 )
 
 
+LANGS = ("en", "zh")
+
+
+def localized(lang: str, en: str, zh: str) -> str:
+    """``en`` or ``zh``, whichever ``lang`` asks for: the label of a figure in its page's language.
+
+    Raises:
+        ValueError: If ``lang`` is not ``"en"`` or ``"zh"``.
+    """
+    if lang not in LANGS:
+        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
+    return zh if lang == "zh" else en
+
+
 def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
     """A blank figure of ``width`` x ``height`` inches, not registered with pyplot (nothing to close)."""
     return Figure(figsize=(width, height), layout="constrained")

@@ -11,18 +11,11 @@ from matplotlib.patches import Patch
 from torch import Tensor, nn
 
 from transformer.attention import MultiHeadedAttention
-from transformer.figures._common import cached_copy_model, new_figure
+from transformer.figures._common import cached_copy_model, localized, new_figure
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder
 
-LANGS = ("en", "zh")
 MASK_COLORS = ListedColormap(["#d9d9d9", "#3b75af"])  # False (hidden), True (may attend)
-
-
-def _text(lang: str, en: str, zh: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
-    return zh if lang == "zh" else en
 
 
 def mask_heatmaps(lang: str = "en") -> Figure:
@@ -39,9 +32,9 @@ def mask_heatmaps(lang: str = "en") -> Figure:
     seq = torch.tensor([[1, 5, 7, 3, 0, 0]])
     size = seq.size(1)
     panels = [
-        (padding_mask(seq, pad=0).expand(1, size, size), _text(lang, "padding_mask", "填充掩码 padding_mask")),
-        (subsequent_mask(size), _text(lang, "subsequent_mask (causal)", "因果掩码 subsequent_mask")),
-        (target_mask(seq, pad=0), _text(lang, "target_mask = both", "target_mask：两者取“与”")),
+        (padding_mask(seq, pad=0).expand(1, size, size), localized(lang, "padding_mask", "填充掩码 padding_mask")),
+        (subsequent_mask(size), localized(lang, "subsequent_mask (causal)", "因果掩码 subsequent_mask")),
+        (target_mask(seq, pad=0), localized(lang, "target_mask = both", "target_mask：两者取“与”")),
     ]
     fig = new_figure(9.0, 3.6)
     axes = fig.subplots(1, 3)
@@ -51,14 +44,14 @@ def mask_heatmaps(lang: str = "en") -> Figure:
         ax.set_title(title, fontsize="medium")
         ax.set_xticks(range(size), tokens)
         ax.set_yticks(range(size), tokens)
-        ax.set_xlabel(_text(lang, "key (token id)", "键（词元 id）"))
-        ax.set_ylabel(_text(lang, "query (token id)", "查询（词元 id）"))
+        ax.set_xlabel(localized(lang, "key (token id)", "键（词元 id）"))
+        ax.set_ylabel(localized(lang, "query (token id)", "查询（词元 id）"))
     fig.legend(
         handles=[
-            Patch(color=MASK_COLORS(1), label=_text(lang, "True: may attend", "True：可以关注")),
+            Patch(color=MASK_COLORS(1), label=localized(lang, "True: may attend", "True：可以关注")),
             Patch(
                 color=MASK_COLORS(0),
-                label=_text(lang, "False: hidden (score set to -inf)", "False：屏蔽（分数置为 -inf）"),
+                label=localized(lang, "False: hidden (score set to -inf)", "False：屏蔽（分数置为 -inf）"),
             ),
         ],
         loc="outside lower center",
@@ -96,25 +89,25 @@ def scaling_saturation(lang: str = "en", n_keys: int = 16, samples: int = 2000, 
         std_scaled.append(scaled.std().item())
         top_raw.append(scores.softmax(-1).max(-1).values.mean().item())
         top_scaled.append(scaled.softmax(-1).max(-1).values.mean().item())
-    raw = _text(lang, "q · k", "q · k（不缩放）")
-    scaled_label = _text(lang, "q · k / sqrt(d_k)", "q · k / sqrt(d_k)（缩放）")
+    raw = localized(lang, "q · k", "q · k（不缩放）")
+    scaled_label = localized(lang, "q · k / sqrt(d_k)", "q · k / sqrt(d_k)（缩放）")
     fig = new_figure(9.0, 3.6)
     left, right = fig.subplots(1, 2)
     left.plot(d_ks, std_raw, marker="o", label=raw)
     left.plot(d_ks, std_scaled, marker="o", label=scaled_label)
     left.set_xscale("log", base=2)
     left.set_xlabel("d_k")
-    left.set_ylabel(_text(lang, "standard deviation of the scores", "分数的标准差"))
-    left.set_title(_text(lang, "Spread of the scores", "分数的离散程度"))
+    left.set_ylabel(localized(lang, "standard deviation of the scores", "分数的标准差"))
+    left.set_title(localized(lang, "Spread of the scores", "分数的离散程度"))
     left.legend()
     right.plot(d_ks, top_raw, marker="o", label=raw)
     right.plot(d_ks, top_scaled, marker="o", label=scaled_label)
-    right.axhline(1 / n_keys, color="grey", linestyle=":", label=_text(lang, "uniform 1/16", "均匀分布 1/16"))
+    right.axhline(1 / n_keys, color="grey", linestyle=":", label=localized(lang, "uniform 1/16", "均匀分布 1/16"))
     right.set_xscale("log", base=2)
     right.set_ylim(0, 1.05)
     right.set_xlabel("d_k")
-    right.set_ylabel(_text(lang, "largest softmax weight (mean)", "softmax 最大权重（均值）"))
-    right.set_title(_text(lang, f"Softmax over {n_keys} keys", f"{n_keys} 个键上的 softmax"))
+    right.set_ylabel(localized(lang, "largest softmax weight (mean)", "softmax 最大权重（均值）"))
+    right.set_title(localized(lang, f"Softmax over {n_keys} keys", f"{n_keys} 个键上的 softmax"))
     right.legend()
     return fig
 
@@ -137,19 +130,19 @@ def gradient_paths(lang: str = "en", seq_len: int = 32, d_model: int = 16, seed:
     rnn_grad, attn_grad = input_gradients(seq_len, d_model, seed)
     fig = new_figure(7.0, 3.6)
     ax = fig.add_subplot()
-    ax.semilogy(rnn_grad.numpy(), marker=".", label=_text(lang, "RNN (nn.RNN)", "RNN（nn.RNN）"))
+    ax.semilogy(rnn_grad.numpy(), marker=".", label=localized(lang, "RNN (nn.RNN)", "RNN（nn.RNN）"))
     ax.semilogy(
         attn_grad.numpy(),
         marker=".",
-        label=_text(lang, "self-attention (MultiHeadedAttention)", "自注意力（MultiHeadedAttention）"),
+        label=localized(lang, "self-attention (MultiHeadedAttention)", "自注意力（MultiHeadedAttention）"),
     )
-    ax.set_xlabel(_text(lang, "input position j", "输入位置 j"))
+    ax.set_xlabel(localized(lang, "input position j", "输入位置 j"))
     ax.set_ylabel(
-        _text(
+        localized(
             lang, f"gradient norm of output {seq_len - 1} w.r.t. input j", f"第 {seq_len - 1} 个输出对输入 j 的梯度范数"
         )
     )
-    ax.set_title(_text(lang, "How far a signal travels", "信号能传多远"))
+    ax.set_title(localized(lang, "How far a signal travels", "信号能传多远"))
     ax.legend()
     return fig
 
@@ -210,9 +203,9 @@ def trained_attention_heads(
             model(src, tgt, padding_mask(src, pad=0), subsequent_mask(tgt.size(1)))
         enc, dec = model.encoder.layers[layer], model.decoder.layers[layer]
         rows = [
-            (enc.self_attn.attn, src, src, _text(lang, "encoder self-attention", "编码器自注意力")),
-            (dec.self_attn.attn, tgt, tgt, _text(lang, "decoder masked self-attention", "解码器带掩码的自注意力")),
-            (dec.src_attn.attn, tgt, src, _text(lang, "decoder cross-attention", "解码器交叉注意力")),
+            (enc.self_attn.attn, src, src, localized(lang, "encoder self-attention", "编码器自注意力")),
+            (dec.self_attn.attn, tgt, tgt, localized(lang, "decoder masked self-attention", "解码器带掩码的自注意力")),
+            (dec.src_attn.attn, tgt, src, localized(lang, "decoder cross-attention", "解码器交叉注意力")),
         ]
     finally:
         for m, keep in zip(modules, kept, strict=True):
@@ -225,15 +218,15 @@ def trained_attention_heads(
         for head in range(h):
             ax = axes[r][head]
             ax.imshow(weights[0, head].numpy(), cmap="Blues", vmin=0, vmax=1)
-            ax.set_title(_text(lang, f"{name}\nhead {head}", f"{name}\n第 {head} 个头"), fontsize="small")
+            ax.set_title(localized(lang, f"{name}\nhead {head}", f"{name}\n第 {head} 个头"), fontsize="small")
             ax.set_xticks(range(keys.size(1)), [str(t) for t in keys[0].tolist()], fontsize="x-small")
             ax.set_yticks(range(queries.size(1)), [str(t) for t in queries[0].tolist()], fontsize="x-small")
             if head == 0:
-                ax.set_ylabel(_text(lang, "query", "查询"), fontsize="small")
+                ax.set_ylabel(localized(lang, "query", "查询"), fontsize="small")
             if r == len(rows) - 1:
-                ax.set_xlabel(_text(lang, "key", "键"), fontsize="small")
+                ax.set_xlabel(localized(lang, "key", "键"), fontsize="small")
     fig.suptitle(
-        _text(
+        localized(
             lang,
             f"Attention weights of a model trained on the copy task (layer {layer}, {h} heads)",
             f"复制任务上训练好的模型的注意力权重（第 {layer} 层，{h} 个头）",

@@ -12,23 +12,16 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from torch import Tensor, nn
 
 from transformer.data import PAD, data_gen
-from transformer.figures._common import cache_dir, cached_copy_model, new_figure
+from transformer.figures._common import cache_dir, cached_copy_model, localized, new_figure
 from transformer.masks import padding_mask, subsequent_mask
 from transformer.model import EncoderDecoder, make_model
 from transformer.training import train_steps
 
-LANGS = ("en", "zh")
 # The colours of the home page's architecture figure, so the same sub-layer looks the same everywhere.
 ATTENTION, NORM, FFN, EMBEDDING, POSITION = "#ffe0b2", "#fff9c4", "#c8e6c9", "#e1bee7", "#bbdefb"
 INK = "#37474f"
 # The sentence chapters 5 and 6 look at: the start symbol, then nine tokens to copy.
 SENTENCE = (1, 7, 3, 9, 4, 10, 2, 6, 5, 8)
-
-
-def _text(lang: str, en: str, zh: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
-    return zh if lang == "zh" else en
 
 
 def encoder_data_flow(lang: str = "en") -> Figure:
@@ -80,14 +73,19 @@ def encoder_data_flow(lang: str = "en") -> Figure:
         arrow((left, y1), (x - 0.2, y1))
 
     ax.text(
-        x, 0.35, _text(lang, "source token ids  src", "源序列词元编号  src"), ha="center", style="italic", fontsize=9
+        x,
+        0.35,
+        localized(lang, "source token ids  src", "源序列词元编号  src"),
+        ha="center",
+        style="italic",
+        fontsize=9,
     )
     arrow((x, 0.55), (x, 0.95))
     shape(0.75, "(batch, src_len)")
-    box(1.25, _text(lang, "Embeddings (× √d_model)", "词嵌入（× √d_model）"), EMBEDDING)
+    box(1.25, localized(lang, "Embeddings (× √d_model)", "词嵌入（× √d_model）"), EMBEDDING)
     arrow((x, 1.56), (x, 1.94))
     shape(1.75, "(batch, src_len, d_model)")
-    box(2.25, _text(lang, "+ positional encoding", "+ 位置编码"), POSITION)
+    box(2.25, localized(lang, "+ positional encoding", "+ 位置编码"), POSITION)
     arrow((x, 2.56), (x, 3.2))
     shape(2.88, "(batch, src_len, d_model)")
 
@@ -108,7 +106,7 @@ def encoder_data_flow(lang: str = "en") -> Figure:
     ax.text(
         x + width / 2 + 0.75,
         6.35,
-        _text(lang, "EncoderLayer\n× N", "编码器层\nEncoderLayer\n× N"),
+        localized(lang, "EncoderLayer\n× N", "编码器层\nEncoderLayer\n× N"),
         ha="left",
         va="center",
         fontsize=9,
@@ -117,7 +115,7 @@ def encoder_data_flow(lang: str = "en") -> Figure:
     arrow((x, 3.45), (x, 3.72))
     box(4.0, "LayerNorm", NORM)
     arrow((x, 4.31), (x, 4.62))
-    box(4.9, _text(lang, "multi-head self-attention (Q = K = V)", "多头自注意力（Q = K = V）"), ATTENTION)
+    box(4.9, localized(lang, "multi-head self-attention (Q = K = V)", "多头自注意力（Q = K = V）"), ATTENTION)
     ax.text(x + width / 2 + 0.1, 4.9, "src_mask\n(batch, 1, src_len)", fontsize=7, va="center", family="monospace")
     arrow((x, 5.21), (x, 5.35))
     add(5.55)
@@ -127,11 +125,11 @@ def encoder_data_flow(lang: str = "en") -> Figure:
     arrow((x, 6.35), (x, 6.62))
     box(6.9, "LayerNorm", NORM)
     arrow((x, 7.21), (x, 7.52))
-    box(7.8, _text(lang, "feed-forward network", "前馈网络"), FFN)
+    box(7.8, localized(lang, "feed-forward network", "前馈网络"), FFN)
     ax.text(
         x + width / 2 + 0.1,
         7.8,
-        _text(lang, "inside: (batch, src_len, d_ff)", "中间：(batch, src_len, d_ff)"),
+        localized(lang, "inside: (batch, src_len, d_ff)", "中间：(batch, src_len, d_ff)"),
         fontsize=7,
         va="center",
     )
@@ -139,10 +137,10 @@ def encoder_data_flow(lang: str = "en") -> Figure:
     add(8.75)
     arrow((x, 8.95), (x, 9.9))
     shape(9.65, "(batch, src_len, d_model)")
-    box(10.2, _text(lang, "final LayerNorm", "最后的 LayerNorm"), NORM)
+    box(10.2, localized(lang, "final LayerNorm", "最后的 LayerNorm"), NORM)
     arrow((x, 10.51), (x, 11.2))
     shape(10.85, "(batch, src_len, d_model)")
-    ax.text(x, 11.45, _text(lang, "memory", "记忆 memory"), ha="center", va="center", fontsize=11)
+    ax.text(x, 11.45, localized(lang, "memory", "记忆 memory"), ha="center", va="center", fontsize=11)
 
     # The memory goes, unchanged, to the cross-attention of every decoder layer.
     target_x = 9.6
@@ -159,15 +157,15 @@ def encoder_data_flow(lang: str = "en") -> Figure:
                 zorder=2,
             )
         )
-        label = _text(lang, f"decoder layer {k + 1}: cross-attention", f"第 {k + 1} 个解码器层的交叉注意力")
+        label = localized(lang, f"decoder layer {k + 1}: cross-attention", f"第 {k + 1} 个解码器层的交叉注意力")
         if k == 2:
-            label = _text(lang, "… decoder layer N", "…… 第 N 个解码器层")
+            label = localized(lang, "… decoder layer N", "…… 第 N 个解码器层")
         ax.text(target_x, y, label, ha="center", va="center", fontsize=7.5, zorder=3)
         arrow((x + 0.8, 11.45), (target_x - 1.55, y))
     ax.text(
         target_x,
         13.15,
-        _text(lang, "keys and values = memory", "键和值都来自记忆"),
+        localized(lang, "keys and values = memory", "键和值都来自记忆"),
         ha="center",
         va="center",
         fontsize=8,
@@ -244,13 +242,13 @@ def norm_placement_curves(lang: str = "en", recipe: NormPlacementRecipe | None =
     fig = new_figure(6.4, 3.8)
     ax = fig.add_subplot()
     for name, color in (("pre-LN", "#1565c0"), ("post-LN", "#c62828")):
-        label = _text(lang, f"{name} (norm_first={name == 'pre-LN'})", f"{name}（norm_first={name == 'pre-LN'}）")
+        label = localized(lang, f"{name} (norm_first={name == 'pre-LN'})", f"{name}（norm_first={name == 'pre-LN'}）")
         ax.plot(range(1, len(losses[name]) + 1), losses[name], color=color, label=label, linewidth=1.2)
     ax.set_yscale("log")
-    ax.set_xlabel(_text(lang, "training step", "训练步数"))
-    ax.set_ylabel(_text(lang, "loss per token", "每个词元的损失"))
+    ax.set_xlabel(localized(lang, "training step", "训练步数"))
+    ax.set_ylabel(localized(lang, "loss per token", "每个词元的损失"))
     ax.set_title(
-        _text(
+        localized(
             lang,
             f"Copy task, N={recipe.N}, d_model={recipe.d_model}, Adam lr={recipe.lr:g} from step 1 (no warm-up)",
             f"复制任务，N={recipe.N}，d_model={recipe.d_model}，Adam 学习率从第 1 步起就是 {recipe.lr:g}（不预热）",
@@ -311,13 +309,13 @@ def source_attention_heatmap(
         image = ax.imshow(weights[layer].numpy(), cmap="Blues", vmin=0, vmax=1)
         ax.set_xticks(range(src.size(1)), [f"{j}\n{t}" for j, t in enumerate(src[0].tolist())], fontsize=7)
         ax.set_yticks(range(len(tgt)), [f"{i}: {t}" for i, t in enumerate(tgt)], fontsize=7)
-        ax.set_xlabel(_text(lang, "memory position (and its source token)", "记忆的位置（及其源词元）"), fontsize=8)
+        ax.set_xlabel(localized(lang, "memory position (and its source token)", "记忆的位置（及其源词元）"), fontsize=8)
         if layer == 0:
-            ax.set_ylabel(_text(lang, "decoder position: token it reads", "解码器位置：读入的词元"), fontsize=8)
+            ax.set_ylabel(localized(lang, "decoder position: token it reads", "解码器位置：读入的词元"), fontsize=8)
         ax.set_title(
-            _text(lang, f"decoder layer {layer}, mean of the heads", f"第 {layer} 个解码器层，各头平均"), fontsize=9
+            localized(lang, f"decoder layer {layer}, mean of the heads", f"第 {layer} 个解码器层，各头平均"), fontsize=9
         )
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label=_text(lang, "attention weight", "注意力权重"))
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label=localized(lang, "attention weight", "注意力权重"))
     return fig
 
 
@@ -366,10 +364,13 @@ def memory_corruption(lang: str = "en", model: EncoderDecoder | None = None, src
     image = ax.imshow(probs.numpy(), cmap="viridis", vmin=0, vmax=1)
     ax.set_yticks(range(len(tokens)), [f"{j} ({t})" for j, t in enumerate(tokens)], fontsize=7)
     ax.set_xticks(range(len(tokens) - 1), [f"{i}\n→{t}" for i, t in enumerate(tokens[1:])], fontsize=7)
-    ax.set_ylabel(_text(lang, "zeroed memory position (its token)", "被清零的记忆位置（其词元）"), fontsize=8)
-    ax.set_xlabel(_text(lang, "decoder position → the token it must output", "解码器位置 → 应输出的词元"), fontsize=8)
+    ax.set_ylabel(localized(lang, "zeroed memory position (its token)", "被清零的记忆位置（其词元）"), fontsize=8)
+    ax.set_xlabel(
+        localized(lang, "decoder position → the token it must output", "解码器位置 → 应输出的词元"), fontsize=8
+    )
     ax.set_title(
-        _text(lang, "Probability of the correct token after the damage", "损坏记忆后，正确词元得到的概率"), fontsize=9
+        localized(lang, "Probability of the correct token after the damage", "损坏记忆后，正确词元得到的概率"),
+        fontsize=9,
     )
     fig.colorbar(image, ax=ax, shrink=0.85)
     return fig

@@ -6,16 +6,8 @@ import math
 
 from matplotlib.figure import Figure
 
-from transformer.figures._common import new_figure
+from transformer.figures._common import localized, new_figure
 from transformer.positional import sinusoid_table
-
-LANGS = ("en", "zh")
-
-
-def _text(lang: str, en: str, zh: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
-    return zh if lang == "zh" else en
 
 
 def encoding_heatmap(lang: str = "en", max_len: int = 100, d_model: int = 64) -> Figure:
@@ -29,14 +21,14 @@ def encoding_heatmap(lang: str = "en", max_len: int = 100, d_model: int = 64) ->
     Returns:
         The figure.
     """
-    title = _text(lang, "Positional encoding", "位置编码矩阵")
+    title = localized(lang, "Positional encoding", "位置编码矩阵")
     fig = new_figure(7.0, 4.2)
     ax = fig.add_subplot()
     image = ax.imshow(sinusoid_table(max_len, d_model).numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     ax.set_title(f"{title}: max_len={max_len}, d_model={d_model}")
-    ax.set_xlabel(_text(lang, "dimension j (even: sin, odd: cos)", "维度 j（偶数位 sin，奇数位 cos）"))
-    ax.set_ylabel(_text(lang, "position pos", "位置 pos"))
-    fig.colorbar(image, ax=ax, label=_text(lang, "value", "取值"))
+    ax.set_xlabel(localized(lang, "dimension j (even: sin, odd: cos)", "维度 j（偶数位 sin，奇数位 cos）"))
+    ax.set_ylabel(localized(lang, "position pos", "位置 pos"))
+    fig.colorbar(image, ax=ax, label=localized(lang, "value", "取值"))
     return fig
 
 
@@ -60,13 +52,13 @@ def encoding_curves(
     for j in dims:
         wavelength = 2 * math.pi * 10000 ** (2 * (j // 2) / d_model)
         kind = "sin" if j % 2 == 0 else "cos"
-        label = _text(
+        label = localized(
             lang, f"dim {j} ({kind}, wavelength {wavelength:.1f})", f"维度 {j}（{kind}，波长 {wavelength:.1f}）"
         )
         ax.plot(table[:, j], marker=".", markersize=3, linewidth=1, label=label)
-    ax.set_xlabel(_text(lang, "position pos", "位置 pos"))
-    ax.set_ylabel(_text(lang, "value", "取值"))
-    ax.set_title(_text(lang, f"Columns of the encoding, d_model={d_model}", f"位置编码的几列，d_model={d_model}"))
+    ax.set_xlabel(localized(lang, "position pos", "位置 pos"))
+    ax.set_ylabel(localized(lang, "value", "取值"))
+    ax.set_title(localized(lang, f"Columns of the encoding, d_model={d_model}", f"位置编码的几列，d_model={d_model}"))
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
     return fig
 
@@ -88,13 +80,13 @@ def position_similarity(lang: str = "en", max_len: int = 100, d_model: int = 64,
     fig = new_figure(9.0, 3.8)
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
     image = left.imshow(dots, cmap="viridis")
-    left.set_title(_text(lang, "PE[p] · PE[q]", "PE[p] · PE[q]（点积）"))
-    left.set_xlabel(_text(lang, "position q", "位置 q"))
-    left.set_ylabel(_text(lang, "position p", "位置 p"))
+    left.set_title(localized(lang, "PE[p] · PE[q]", "PE[p] · PE[q]（点积）"))
+    left.set_xlabel(localized(lang, "position q", "位置 q"))
+    left.set_ylabel(localized(lang, "position p", "位置 p"))
     fig.colorbar(image, ax=left, shrink=0.85)
     right.plot(dots[anchor])
     right.axvline(anchor, color="grey", linestyle=":")
-    right.set_title(_text(lang, f"PE[{anchor}] · PE[q]", f"第 {anchor} 个位置与其他位置的点积"))
-    right.set_xlabel(_text(lang, "position q", "位置 q"))
-    right.set_ylabel(_text(lang, "dot product", "点积"))
+    right.set_title(localized(lang, f"PE[{anchor}] · PE[q]", f"第 {anchor} 个位置与其他位置的点积"))
+    right.set_xlabel(localized(lang, "position q", "位置 q"))
+    right.set_ylabel(localized(lang, "dot product", "点积"))
     return fig

@@ -9,11 +9,9 @@ import json
 import torch
 from matplotlib.figure import Figure
 
-from transformer.figures._common import cache_dir, new_figure
+from transformer.figures._common import cache_dir, localized, new_figure
 from transformer.tasks import CopyTask
 from transformer.training import StepStats, rate
-
-LANGS = ("en", "zh")
 
 # The run chapter 7 trains in the page: rows of random length ending in EOS, one layer, d_model = 32, the paper's
 # schedule with 100 warm-up steps, 300 steps of 64 rows, seed 3 (with one thread, seeds 1 and 3 of 0-9 end copying
@@ -24,12 +22,6 @@ CHAPTER_TASK = CopyTask(
 )
 # The settings of the paper (d_model = 512, 4000 warm-up steps) and two variations, for the schedule's shape.
 PAPER_SCHEDULES = ((512, 4000), (512, 8000), (256, 4000))
-
-
-def _text(lang: str, en: str, zh: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
-    return zh if lang == "zh" else en
 
 
 def training_log(task: CopyTask = CHAPTER_TASK) -> list[StepStats]:
@@ -74,14 +66,14 @@ def rate_schedule(lang: str = "en", task: CopyTask = CHAPTER_TASK) -> Figure:
         label = f"d_model={d_model}, warmup={warmup}"
         left.plot(steps, [rate(s, d_model, 1.0, warmup) * 1000 for s in steps], label=label)
     left.set_xticks(range(0, 20001, 5000))
-    left.set_xlabel(_text(lang, "step", "步数"))
-    left.set_ylabel(_text(lang, "learning rate (× 10⁻³)", "学习率（× 10⁻³）"))
-    left.set_title(_text(lang, "At the paper's scale", "论文的规模"), fontsize=10)
+    left.set_xlabel(localized(lang, "step", "步数"))
+    left.set_ylabel(localized(lang, "learning rate (× 10⁻³)", "学习率（× 10⁻³）"))
+    left.set_title(localized(lang, "At the paper's scale", "论文的规模"), fontsize=10)
     left.legend(fontsize=8)
     left.grid(alpha=0.3)
     formula = [rate(s, task.d_model, task.factor, task.warmup) * 1000 for s in range(len(log))]
     right.plot(
-        range(1, len(log) + 1), formula, color="grey", label=_text(lang, "rate(step − 1, …)", "rate(step − 1, …)")
+        range(1, len(log) + 1), formula, color="grey", label=localized(lang, "rate(step − 1, …)", "rate(step − 1, …)")
     )
     every = log[::10]
     right.plot(
@@ -90,13 +82,13 @@ def rate_schedule(lang: str = "en", task: CopyTask = CHAPTER_TASK) -> Figure:
         "o",
         markersize=3,
         color="#c62828",
-        label=_text(lang, "lr used by the step (LambdaLR)", "这一步实际用的学习率（LambdaLR）"),
+        label=localized(lang, "lr used by the step (LambdaLR)", "这一步实际用的学习率（LambdaLR）"),
     )
     right.axvline(task.warmup, color="grey", linestyle=":", linewidth=1)
-    right.set_xlabel(_text(lang, "step", "步数"))
-    right.set_ylabel(_text(lang, "learning rate (× 10⁻³)", "学习率（× 10⁻³）"))
+    right.set_xlabel(localized(lang, "step", "步数"))
+    right.set_ylabel(localized(lang, "learning rate (× 10⁻³)", "学习率（× 10⁻³）"))
     right.set_title(
-        _text(
+        localized(
             lang,
             f"This chapter: d_model={task.d_model}, warmup={task.warmup}",
             f"本章：d_model={task.d_model}，warmup={task.warmup}",
@@ -122,15 +114,17 @@ def loss_curve(lang: str = "en", task: CopyTask = CHAPTER_TASK) -> Figure:
     fig = new_figure(6.8, 3.8)
     ax = fig.add_subplot()
     ax.semilogy([s.step for s in log], [s.loss for s in log], color="#1565c0", linewidth=1.2)
-    ax.set_xlabel(_text(lang, "training step", "训练步数"))
-    ax.set_ylabel(_text(lang, "loss per target token (log scale)", "每个目标词元的损失（对数坐标）"), color="#1565c0")
+    ax.set_xlabel(localized(lang, "training step", "训练步数"))
+    ax.set_ylabel(
+        localized(lang, "loss per target token (log scale)", "每个目标词元的损失（对数坐标）"), color="#1565c0"
+    )
     ax.grid(alpha=0.3)
     lr_axis = ax.twinx()
     lr_axis.plot([s.step for s in log], [s.lr * 1000 for s in log], color="grey", linestyle="--", linewidth=1)
-    lr_axis.set_ylabel(_text(lang, "learning rate (× 10⁻³, dashed)", "学习率（× 10⁻³，虚线）"), color="grey")
+    lr_axis.set_ylabel(localized(lang, "learning rate (× 10⁻³, dashed)", "学习率（× 10⁻³，虚线）"), color="grey")
     lr_axis.set_ylim(bottom=0)
     ax.set_title(
-        _text(
+        localized(
             lang,
             f"Copy task: N={task.N}, d_model={task.d_model}, {task.steps} steps of {task.batch_size} rows",
             f"复制任务：N={task.N}，d_model={task.d_model}，{task.steps} 步，每步 {task.batch_size} 行",
