@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sitebuild import ARTIFACTS, SiteBuild, build_site
+from sitebuild import ARTIFACTS, SiteBuild
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
@@ -42,11 +42,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    build: SiteBuild = build_site()
-    if build.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{build.output[-6000:]}", pytrace=False)
-    handler = functools.partial(QuietHandler, directory=str(build.site))
+def server(site: SiteBuild) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(site.site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

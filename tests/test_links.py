@@ -6,19 +6,11 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from sitebuild import SiteBuild, build_site, parse_html
+from sitebuild import SiteBuild, parse_html
 
 pytestmark = pytest.mark.site
 
 SITE_URL = "http://127.0.0.1:8000/"
-
-
-@pytest.fixture(scope="session")
-def site() -> SiteBuild:
-    build = build_site()
-    if build.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{build.output[-6000:]}", pytrace=False)
-    return build
 
 
 def resolve(site: Path, url: str) -> Path | None:

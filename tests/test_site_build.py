@@ -16,14 +16,6 @@ pytestmark = pytest.mark.site
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture(scope="session")
-def site() -> SiteBuild:
-    build = build_site()
-    if build.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{build.output[-6000:]}", pytrace=False)
-    return build
-
-
 def test_strict_build_has_no_warning() -> None:
     build = build_site()
     problems = [line for line in build.output.splitlines() if re.match(r"(WARNING|ERROR)\b", line)]
