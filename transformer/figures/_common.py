@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display at build time
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
 
 from transformer.checkpoints import load_model, save_model
 from transformer.model import EncoderDecoder
@@ -52,6 +53,31 @@ def localized(lang: str, en: str, zh: str) -> str:
 def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
     """A blank figure of ``width`` x ``height`` inches, not registered with pyplot (nothing to close)."""
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def layer_frame(x: float, y: float, width: float, height: float) -> FancyBboxPatch:
+    """The dashed grey frame that groups the boxes of one layer (repeated N times) in the diagrams.
+
+    Args:
+        x: Left edge, in data coordinates.
+        y: Bottom edge.
+        width: Width.
+        height: Height.
+
+    Returns:
+        The patch, for ``ax.add_patch``.
+    """
+    return FancyBboxPatch(
+        (x, y),
+        width,
+        height,
+        boxstyle="round,pad=0.05,rounding_size=0.3",
+        facecolor="#f5f5f5",
+        edgecolor="#90a4ae",
+        linewidth=1.0,
+        linestyle="--",
+        zorder=0,
+    )
 
 
 def figure_html(fig: Figure, alt: str) -> str:

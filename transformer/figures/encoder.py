@@ -12,7 +12,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from torch import Tensor, nn
 
 from transformer.data import PAD, data_gen
-from transformer.figures._common import cache_dir, cached_copy_model, localized, new_figure
+from transformer.figures._common import cache_dir, cached_copy_model, layer_frame, localized, new_figure
 from transformer.masks import padding_mask, subsequent_mask
 from transformer.model import EncoderDecoder, make_model
 from transformer.training import train_steps
@@ -90,19 +90,7 @@ def encoder_data_flow(lang: str = "en") -> Figure:
     shape(2.88, "(batch, src_len, d_model)")
 
     # One encoder layer, drawn once and repeated N times.
-    ax.add_patch(
-        FancyBboxPatch(
-            (x - width / 2 - 0.85, 3.3),
-            width + 1.5,
-            6.1,
-            boxstyle="round,pad=0.05,rounding_size=0.3",
-            facecolor="#f5f5f5",
-            edgecolor="#90a4ae",
-            linewidth=1.0,
-            linestyle="--",
-            zorder=0,
-        )
-    )
+    ax.add_patch(layer_frame(x - width / 2 - 0.85, 3.3, width + 1.5, 6.1))
     ax.text(
         x + width / 2 + 0.75,
         6.35,

@@ -18,7 +18,7 @@ from typing import Literal
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from transformer.figures._common import new_figure
+from transformer.figures._common import layer_frame, new_figure
 from transformer.masks import subsequent_mask
 from transformer.positional import sinusoid_table
 
@@ -319,17 +319,7 @@ def architecture_figure(lang: Lang = "en") -> Figure:
         )
 
     def block(x: float, y0: float, y1: float, label: str, slug: str) -> None:
-        frame = FancyBboxPatch(
-            (x - 2.45, y0),
-            4.9,
-            y1 - y0,
-            boxstyle="round,pad=0.05,rounding_size=0.3",
-            facecolor="#f5f5f5",
-            edgecolor="#90a4ae",
-            linewidth=1.0,
-            linestyle="--",
-            zorder=0,
-        )
+        frame = layer_frame(x - 2.45, y0, 4.9, y1 - y0)
         frame.set_url(f"{slug}/")
         ax.add_patch(frame)
         caption = ax.text(x - 2.35, y1 - 0.05, label, ha="left", va="top", fontsize=8.5, weight="bold", zorder=3)
@@ -347,33 +337,44 @@ def architecture_figure(lang: Lang = "en") -> Figure:
         box(x, 2.3, width, height, text["positional"], "positional-encoding", "#bbdefb")
         arrow((x, 2.6), (x, 3.35))
 
-    block(enc, 3.2, 7.9, text["encoder"], "encoder")
-    encoder_rows = [
-        (text["self_attention"], "attention", attention_color),
-        (text["add_norm"], "encoder", norm_color),
-        (text["ffn"], "encoder", ffn_color),
-        (text["add_norm"], "encoder", norm_color),
+    add_norm = (text["add_norm"], "encoder", norm_color)
+    stacks = [  # (x, top of the frame, label, chapter, row spacing, rows from the bottom)
+        (
+            enc,
+            7.9,
+            text["encoder"],
+            "encoder",
+            1.0,
+            [
+                (text["self_attention"], "attention", attention_color),
+                add_norm,
+                (text["ffn"], "encoder", ffn_color),
+                add_norm,
+            ],
+        ),
+        (
+            dec,
+            9.3,
+            text["decoder"],
+            "decoder",
+            0.9,
+            [
+                (text["masked_attention"], "attention", attention_color),
+                add_norm,
+                (text["cross_attention"], "decoder", attention_color),
+                add_norm,
+                (text["ffn"], "encoder", ffn_color),
+                add_norm,
+            ],
+        ),
     ]
-    for row, (label, slug, color) in enumerate(encoder_rows):
-        y = 3.8 + row * 1.0
-        box(enc, y, width, height, label, slug, color)
-        if row:
-            arrow((enc, y - 0.7), (enc, y - 0.3))
-
-    block(dec, 3.2, 9.3, text["decoder"], "decoder")
-    decoder_rows = [
-        (text["masked_attention"], "attention", attention_color),
-        (text["add_norm"], "encoder", norm_color),
-        (text["cross_attention"], "decoder", attention_color),
-        (text["add_norm"], "encoder", norm_color),
-        (text["ffn"], "encoder", ffn_color),
-        (text["add_norm"], "encoder", norm_color),
-    ]
-    for row, (label, slug, color) in enumerate(decoder_rows):
-        y = 3.8 + row * 0.9
-        box(dec, y, width, height, label, slug, color)
-        if row:
-            arrow((dec, y - 0.6), (dec, y - 0.3))
+    for x, top, title, chapter, spacing, rows in stacks:
+        block(x, 3.2, top, title, chapter)
+        for row, (label, slug, color) in enumerate(rows):
+            y = 3.8 + row * spacing
+            box(x, y, width, height, label, slug, color)
+            if row:
+                arrow((x, y - spacing + 0.3), (x, y - 0.3))
 
     # The encoder's output, the memory, feeds every decoder layer's cross-attention.
     cross_y, elbow_x, top_y = 3.8 + 2 * 0.9, 6.0, 8.5
