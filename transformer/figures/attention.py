@@ -139,7 +139,7 @@ def gradient_paths(lang: str = "en", seq_len: int = 32, d_model: int = 16, seed:
     ax.set_xlabel(localized(lang, "input position j", "输入位置 j"))
     ax.set_ylabel(
         localized(
-            lang, f"gradient norm of output {seq_len - 1} w.r.t. input j", f"第 {seq_len - 1} 个输出对输入 j 的梯度范数"
+            lang, f"gradient norm of output {seq_len - 1} w.r.t. input j", f"输出 {seq_len - 1} 对输入 j 的梯度范数"
         )
     )
     ax.set_title(localized(lang, "How far a signal travels", "信号能传多远"))
@@ -218,7 +218,7 @@ def trained_attention_heads(
         for head in range(h):
             ax = axes[r][head]
             ax.imshow(weights[0, head].numpy(), cmap="Blues", vmin=0, vmax=1)
-            ax.set_title(localized(lang, f"{name}\nhead {head}", f"{name}\n第 {head} 个头"), fontsize="small")
+            ax.set_title(localized(lang, f"{name}\nhead {head}", f"{name}\n头 {head}"), fontsize="small")
             ax.set_xticks(range(keys.size(1)), [str(t) for t in keys[0].tolist()], fontsize="x-small")
             ax.set_yticks(range(queries.size(1)), [str(t) for t in queries[0].tolist()], fontsize="x-small")
             if head == 0:
@@ -229,7 +229,7 @@ def trained_attention_heads(
         localized(
             lang,
             f"Attention weights of a model trained on the copy task (layer {layer}, {h} heads)",
-            f"复制任务上训练好的模型的注意力权重（第 {layer} 层，{h} 个头）",
+            f"复制任务上训练好的模型的注意力权重（第 {layer} 层，从 0 数起；{h} 个头）",
         )
     )
     return fig

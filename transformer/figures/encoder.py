@@ -103,7 +103,16 @@ def encoder_data_flow(lang: str = "en") -> Figure:
     arrow((x, 3.45), (x, 3.72))
     box(4.0, "LayerNorm", NORM)
     arrow((x, 4.31), (x, 4.62))
-    box(4.9, localized(lang, "multi-head self-attention (Q = K = V)", "多头自注意力（Q = K = V）"), ATTENTION)
+    # One input, three roles: the projections inside make queries, keys and values that differ (Q ≠ K ≠ V).
+    box(
+        4.9,
+        localized(
+            lang,
+            "multi-head self-attention\nqueries, keys, values from the same x",
+            "多头自注意力\n查询、键、值都由同一个 x 算出",
+        ),
+        ATTENTION,
+    )
     ax.text(x + width / 2 + 0.1, 4.9, "src_mask\n(batch, 1, src_len)", fontsize=7, va="center", family="monospace")
     arrow((x, 5.21), (x, 5.35))
     add(5.55)
@@ -145,15 +154,16 @@ def encoder_data_flow(lang: str = "en") -> Figure:
                 zorder=2,
             )
         )
-        label = localized(lang, f"decoder layer {k + 1}: cross-attention", f"第 {k + 1} 个解码器层的交叉注意力")
+        # Layers are counted from 0, as in ``model.decoder.layers[k]`` and the chapter's other figures.
+        label = localized(lang, f"decoder layer {k}: cross-attention", f"解码器第 {k} 层的交叉注意力")
         if k == 2:
-            label = localized(lang, "… decoder layer N", "…… 第 N 个解码器层")
+            label = localized(lang, "… decoder layer N − 1", "…… 解码器第 N − 1 层")
         ax.text(target_x, y, label, ha="center", va="center", fontsize=7.5, zorder=3)
         arrow((x + 0.8, 11.45), (target_x - 1.55, y))
     ax.text(
         target_x,
         13.15,
-        localized(lang, "keys and values = memory", "键和值都来自记忆"),
+        localized(lang, "keys and values come from the memory", "键和值都由记忆算出"),
         ha="center",
         va="center",
         fontsize=8,
@@ -301,7 +311,7 @@ def source_attention_heatmap(
         if layer == 0:
             ax.set_ylabel(localized(lang, "decoder position: token it reads", "解码器位置：读入的词元"), fontsize=8)
         ax.set_title(
-            localized(lang, f"decoder layer {layer}, mean of the heads", f"第 {layer} 个解码器层，各头平均"), fontsize=9
+            localized(lang, f"decoder layer {layer}, mean of the heads", f"解码器第 {layer} 层，各头平均"), fontsize=9
         )
     fig.colorbar(image, ax=list(axes), shrink=0.8, label=localized(lang, "attention weight", "注意力权重"))
     return fig

@@ -86,7 +86,7 @@ def position_similarity(lang: str = "en", max_len: int = 100, d_model: int = 64,
     fig.colorbar(image, ax=left, shrink=0.85)
     right.plot(dots[anchor])
     right.axvline(anchor, color="grey", linestyle=":")
-    right.set_title(localized(lang, f"PE[{anchor}] · PE[q]", f"第 {anchor} 个位置与其他位置的点积"))
+    right.set_title(localized(lang, f"PE[{anchor}] · PE[q]", f"位置 {anchor} 与各个位置的点积"))
     right.set_xlabel(localized(lang, "position q", "位置 q"))
     right.set_ylabel(localized(lang, "dot product", "点积"))
     return fig
