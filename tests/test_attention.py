@@ -115,3 +115,59 @@ def test_kv_cache_gives_the_same_output_one_position_at_a_time():
         torch.testing.assert_close(mha(step, step, step, cache=self_cache), full_self[:, t : t + 1])
         torch.testing.assert_close(mha(step, memory, memory, cache=src_cache), full_src[:, t : t + 1])
     assert self_cache.key.shape == (2, 2, 5, 4) and src_cache.key.shape == (2, 2, 4, 4)
+
+
+# Issue 9: masks of the wrong rank, fully masked rows on every path, empty batches, the growing cache.
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (4,), (1, 1, 4, 4)], ids=["2-D", "1-D", "4-D"])
+def test_multihead_refuses_masks_that_are_not_3d(shape):
+    mha = MultiHeadedAttention(h=4, d_model=16, dropout=0.0)
+    x = torch.randn(2, 4, 16)
+    with pytest.raises(ValueError, match=rf"mask: expected 3 dimensions .*got shape \({shape[0]},"):
+        mha(x, x, x, torch.ones(shape, dtype=torch.bool))
+
+
+def test_attention_function_broadcasts_a_2d_mask_like_its_3d_and_4d_forms():
+    q, k, v = torch.randn(3, 2, 2, 5, 8).unbind(0)  # (batch=2, h=2, len=5, d_k=8) each
+    causal = subsequent_mask(5)  # (1, 5, 5)
+    expected, _ = attention(q, k, v, causal.unsqueeze(0))  # (1, 1, 5, 5)
+    for mask in (causal[0], causal):
+        torch.testing.assert_close(attention(q, k, v, mask)[0], expected, rtol=0, atol=0)
+
+
+def test_fully_masked_rows_are_zero_on_the_fast_path_whatever_the_backend_returns(monkeypatch):
+    # On CUDA in bf16 the SDPA kernel returns arbitrary values for a query that may attend to nothing. The
+    # CPU kernel returns zeros, so stand in a backend that returns garbage there, as that one does.
+    real = F.scaled_dot_product_attention
+
+    def sloppy(q, k, v, attn_mask=None, **kwargs):
+        return real(q, k, v, attn_mask=attn_mask, **kwargs) + 7.0 * ~attn_mask.any(-1, keepdim=True)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", sloppy)
+    torch.manual_seed(0)
+    mha = MultiHeadedAttention(h=2, d_model=8, dropout=0.0)
+    x = torch.randn(1, 3, 8)
+    mask = torch.tensor([[[True, True, False], [False, False, False], [True, False, False]]])
+    fast = mha(x, x, x, mask)
+    mha.keep_attn = True
+    torch.testing.assert_close(fast, mha(x, x, x, mask))
+    torch.testing.assert_close(fast[0, 1], mha.out_proj.bias)  # zero attention output, then the projection
+
+
+def test_empty_batch_gives_an_empty_result_of_the_right_shape():
+    mha = MultiHeadedAttention(h=4, d_model=16, dropout=0.0)
+    x = torch.randn(0, 5, 16)
+    assert mha(x, x, x, torch.ones(0, 1, 5, dtype=torch.bool)).shape == (0, 5, 16)
+
+
+def test_kv_cache_grows_in_chunks_and_holds_what_cat_would():
+    cache = KVCache()
+    keys, capacities = [], set()
+    for step in range(40):
+        k = torch.full((2, 3, 1, 4), float(step))
+        keys.append(k)
+        key, value = cache.append(k, -k)
+        capacities.add(cache._key.size(2))
+        assert torch.equal(key, torch.cat(keys, dim=2)) and torch.equal(value, -key)
+    assert cache.length == 40 and capacities == {16, 32, 64}  # three buffers for 40 steps, not 40 copies

@@ -1,8 +1,14 @@
+import json
+import os
 import pickle
+import stat
 
 import pytest
 import torch
+import torch.distributed as dist
+from safetensors import safe_open
 from safetensors.torch import save_file
+from torch.nn.parallel import DistributedDataParallel
 
 from transformer import load_model, make_model, save_model
 
@@ -80,7 +86,7 @@ def test_weights_that_do_not_fit_the_config(model, tmp_path):
         state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     state.pop("generator.proj.bias")
     save_file(state, str(path), metadata=metadata)
-    with pytest.raises(ValueError, match=r"model\.safetensors: weights do not fit the stored configuration"):
+    with pytest.raises(ValueError, match=r"model\.safetensors: tensor .generator\.proj\.bias. is missing"):
         load_model(path)
 
 
@@ -88,3 +94,132 @@ def test_model_without_config_cannot_be_saved(model, tmp_path):
     model.config = None
     with pytest.raises(ValueError, match="model: has no config"):
         save_model(model, tmp_path / "x.safetensors")
+
+
+# Issue 9: a checkpoint is untrusted input; saving is atomic, reproducible and unwraps DDP; tied weights.
+
+
+def rewrite(path, config_changes=None, state_changes=None, drop=()):
+    """Rewrite a saved checkpoint with some config fields or tensors changed, as a tampered file would be."""
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    config = json.loads(metadata["config"]) | (config_changes or {})
+    metadata["config"] = json.dumps(config)
+    state |= state_changes or {}
+    for name in drop:
+        state.pop(name)
+    save_file(state, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"N": 100000}, "config: N=100000, but the file holds the weights of 1 layers"),
+        ({"max_len": 20000000}, "config: max_len: expected at most 100000, got 20000000"),
+        ({"max_len": 2e7}, "config: max_len: expected an integer, got 20000000.0 of type float"),
+        ({"d_model": "64"}, "config: d_model: expected an integer, got '64' of type str"),
+        ({"h": 0}, "config: h: expected an integer >= 1, got 0"),
+        ({"h": 3}, "config: d_model=16 must be divisible by the number of heads h=3"),
+        ({"dropout": 5}, r"config: dropout: expected a probability in \[0, 1\), got 5"),
+        ({"d_model": 32}, r"tensor '.*' has shape \(.*16.*\), the config needs \(.*32.*\)"),
+        ({"tgt_vocab": 12}, r"tensor 'tgt_embed\.0\.lut\.weight' has shape \(13, 16\), the config needs \(12, 16\)"),
+        ({"layers": 2}, "config: unknown field 'layers'"),
+    ],
+)
+def test_a_bad_header_is_refused_before_anything_is_built(model, tmp_path, changes, message):
+    path = tmp_path / "model.safetensors"
+    save_model(model, path)
+    rewrite(path, config_changes=changes)
+    with pytest.raises(ValueError, match=rf"model\.safetensors: {message}"):
+        load_model(path)
+
+
+def test_a_header_that_is_not_an_object_is_refused(model, tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_model(model, path)
+    with safe_open(str(path), framework="pt") as f:
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        metadata = f.metadata() | {"config": "[1, 2]"}
+    save_file(state, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match=r"config: expected a JSON object, got \[1, 2\]"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(model, tmp_path, bad):
+    path = tmp_path / "model.safetensors"
+    save_model(model, path)
+    weight = model.generator.proj.weight.detach().clone()
+    weight[3, 2] = bad
+    rewrite(path, state_changes={"generator.proj.weight": weight})
+    with pytest.raises(ValueError, match=r"tensor 'generator\.proj\.weight' holds non-finite values"):
+        load_model(path)
+
+
+def test_an_extra_tensor_is_refused(model, tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_model(model, path)
+    rewrite(path, state_changes={"payload": torch.zeros(3)})
+    with pytest.raises(ValueError, match="tensor 'payload' is not part of a model with the stored config"):
+        load_model(path)
+
+
+def test_the_same_model_gives_the_same_bytes(model, tmp_path):
+    # safetensors writes its metadata in hash order: without sorting, 19 of 20 saves differed here.
+    files = [tmp_path / f"model{i}.safetensors" for i in range(8)]
+    for path in files:
+        save_model(model, path)
+    assert len({path.read_bytes() for path in files}) == 1
+    load_model(files[0])
+
+
+def test_checkpoints_get_the_users_umask(model, tmp_path):
+    old = os.umask(0o027)
+    try:
+        save_model(model, tmp_path / "model.safetensors")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "model.safetensors").stat().st_mode) == 0o640
+
+
+def test_a_failed_save_leaves_the_old_file_whole(model, tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    save_model(model, path)
+    before = path.read_bytes()
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(make_model(11, 13, N=2, d_model=16, d_ff=32, h=2), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary file left behind
+
+
+def test_a_ddp_wrapped_model_is_saved_as_the_model_inside(model, tmp_path):
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        save_model(DistributedDataParallel(model), tmp_path / "model.safetensors")
+    finally:
+        dist.destroy_process_group()
+    loaded = load_model(tmp_path / "model.safetensors")
+    assert torch.equal(loaded.generator.proj.weight, model.generator.proj.weight)
+
+
+def test_saving_something_else_says_what_to_pass(tmp_path):
+    with pytest.raises(TypeError, match="model: expected an EncoderDecoder built by make_model, got Linear"):
+        save_model(torch.nn.Linear(2, 2), tmp_path / "model.safetensors")
+
+
+def test_tied_weights_are_saved_once_and_restored_tied(tmp_path):
+    torch.manual_seed(0)
+    model = make_model(11, 11, N=1, d_model=16, d_ff=32, h=2, tie_weights=True)
+    save_model(model, tmp_path / "model.safetensors")
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as f:
+        names = set(f.keys())
+    assert len(names & {"generator.proj.weight", "src_embed.0.lut.weight", "tgt_embed.0.lut.weight"}) == 1
+    loaded = load_model(tmp_path / "model.safetensors")
+    assert loaded.generator.proj.weight is loaded.tgt_embed[0].lut.weight is loaded.src_embed[0].lut.weight
+    assert torch.equal(loaded.generator.proj.weight, model.generator.proj.weight)

@@ -79,9 +79,49 @@ def test_max_len_one_returns_the_start_symbol(random_model):
 
 def test_errors(random_model):
     src = torch.randint(3, 11, (2, 4))
-    with pytest.raises(ValueError, match="max_len must be at least 1"):
+    with pytest.raises(ValueError, match=r"max_len must lie in 1 .. 5000 .*got 0"):
         greedy_decode(random_model, src, None, 0, BOS)
     with pytest.raises(ValueError, match="src and src_mask must have the same batch size, got 2 and 3"):
         greedy_decode(random_model, src, torch.ones(3, 1, 4, dtype=torch.bool), 5, BOS)
     with pytest.raises(ValueError, match=r"src: expected shape \(batch, src_len\), got \(4,\)"):
         greedy_decode(random_model, src[0], None, 5, BOS)
+
+
+# Issue 9: greedy_decode checks what it is given before it starts; empty batches; long outputs.
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_len": 5001}, r"max_len must lie in 1 \.\. 5000 .*got 5001"),
+        ({"start_symbol": 11}, r"start_symbol: expected an id of the target vocabulary \(0 \.\. 10\), got 11"),
+        ({"start_symbol": -1}, r"start_symbol: .*got -1"),
+        ({"end_symbol": 42}, r"end_symbol: expected an id of the target vocabulary \(0 \.\. 10\), got 42"),
+        ({"pad": 11}, r"pad: .*got 11"),
+    ],
+)
+def test_arguments_are_checked_before_decoding(random_model, kwargs, message):
+    src = torch.randint(3, 11, (2, 4))
+    arguments = {"max_len": 5, "start_symbol": BOS} | kwargs
+    with pytest.raises(ValueError, match=message):
+        greedy_decode(random_model, src, None, **arguments)
+
+
+def test_a_model_in_training_mode_is_warned_about():
+    torch.manual_seed(0)
+    model = make_model(11, 11, N=1, d_model=16, d_ff=32, h=2)  # training mode, dropout 0.1
+    with pytest.warns(UserWarning, match=r"training mode.*call model\.eval\(\)"):
+        greedy_decode(model, torch.randint(3, 11, (2, 4)), None, 3, BOS)
+
+
+@pytest.mark.parametrize(("end_symbol", "shape"), [(None, (0, 6)), (EOS, (0, 1))])
+def test_an_empty_batch_gives_an_empty_result(random_model, end_symbol, shape):
+    src = torch.zeros(0, 4, dtype=torch.long)
+    assert greedy_decode(random_model, src, padding_mask(src, PAD), 6, BOS, end_symbol).shape == shape
+
+
+def test_a_long_output_through_several_cache_buffers_equals_recomputation(random_model):
+    src = torch.randint(3, 11, (3, 5))
+    mask = padding_mask(src, PAD)
+    cached = greedy_decode(random_model, src, mask, 70, BOS)  # the cache grows 16 -> 32 -> 64 -> 128
+    assert torch.equal(cached, greedy_decode(random_model, src, mask, 70, BOS, use_cache=False))

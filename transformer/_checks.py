@@ -48,15 +48,33 @@ def check_same_size(name: str, size: object, other_name: str, other_size: object
         raise ValueError(f"{name} and {other_name} must have the same {what}, got {size} and {other_size}")
 
 
-def check_mask(name: str, mask: Tensor, target_shape: Sequence[int], target_name: str) -> None:
+def check_mask(
+    name: str, mask: Tensor, target_shape: Sequence[int], target_name: str, *, exact_rank: bool = False
+) -> None:
     """Raise unless ``mask`` is boolean and broadcasts to ``target_shape`` without growing it.
+
+    With ``exact_rank``, the mask must also have as many dimensions as the target: broadcasting aligns the last
+    dimensions, so a 2-D ``(q_len, k_len)`` mask checked against ``(batch, q_len, k_len)`` would pass, and then
+    line up with the wrong axes once a head axis is inserted.
+
+    >>> causal = torch.ones(4, 4, dtype=torch.bool).tril()
+    >>> check_mask("tgt_mask", causal, (1, 4, 4), "scores", exact_rank=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: tgt_mask: expected 3 dimensions (batch or 1, q_len or 1, k_len), got shape (4, 4); ...
 
     Raises:
         TypeError: If the mask is not boolean.
-        ValueError: If the mask does not broadcast to ``target_shape``.
+        ValueError: If the mask does not broadcast to ``target_shape`` (or, with ``exact_rank``, has another
+            number of dimensions).
     """
     if mask.dtype != torch.bool:
         raise TypeError(f"{name}: expected a torch.bool mask (True = may attend), got dtype {mask.dtype}")
+    if exact_rank and mask.dim() != len(target_shape):
+        raise ValueError(
+            f"{name}: expected 3 dimensions (batch or 1, q_len or 1, k_len), got shape {tuple(mask.shape)}; "
+            "a 2-D (q_len, k_len) mask needs mask.unsqueeze(0), a (batch, k_len) padding mask needs mask.unsqueeze(1)"
+        )
     target = torch.Size(target_shape)
     try:
         fits = torch.broadcast_shapes(mask.shape, target) == target

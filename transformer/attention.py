@@ -7,9 +7,7 @@ Masks are boolean everywhere in this package: ``True`` means "may attend", as in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -72,21 +70,61 @@ def attention(
     return p_attn @ value, p_attn  # (..., q_len, d_v), (..., q_len, k_len)
 
 
-@dataclass
 class KVCache:
     """Keys and values already projected for one attention module, reused between decoding steps.
 
+    Decoder self-attention appends the new positions at every step. Concatenating with ``torch.cat`` would copy
+    the whole cache each time (quadratic in the output length); the cache instead keeps a buffer that doubles
+    when full, so appending copies only the new positions and, now and then, the buffer once.
+
+    Args:
+        static: ``True`` for source attention, whose keys and values (from the memory) never change: they are
+            projected once. ``False`` for decoder self-attention: each step appends the new positions.
+
     Attributes:
-        static: ``True`` for source attention, whose keys and values (from the memory) never change:
-            they are projected once. ``False`` for decoder self-attention: each step appends the new
-            positions.
-        key: Cached keys, shape ``(batch, h, k_len, d_k)``, or ``None`` before the first step.
-        value: Cached values, shape ``(batch, h, k_len, d_k)``, or ``None`` before the first step.
+        static: As given.
+        length: Number of cached positions.
     """
 
-    static: bool = False
-    key: Tensor | None = None
-    value: Tensor | None = None
+    def __init__(self, static: bool = False) -> None:
+        self.static = static
+        self.length = 0
+        self._key: Tensor | None = None  # (batch, h, capacity, d_k), capacity >= length
+        self._value: Tensor | None = None
+
+    @property
+    def key(self) -> Tensor | None:
+        """Cached keys, shape ``(batch, h, length, d_k)``, or ``None`` before the first step."""
+        return None if self._key is None else self._key[:, :, : self.length]
+
+    @property
+    def value(self) -> Tensor | None:
+        """Cached values, shape ``(batch, h, length, d_k)``, or ``None`` before the first step."""
+        return None if self._value is None else self._value[:, :, : self.length]
+
+    def append(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the keys and values of new positions; return all cached ones.
+
+        Args:
+            key: Keys of the new positions, shape ``(batch, h, new_len, d_k)``.
+            value: Their values, the same shape.
+
+        Returns:
+            ``(key, value)`` of every cached position, shape ``(batch, h, length, d_k)`` each.
+        """
+        end = self.length + key.size(2)
+        if self._key is None or end > self._key.size(2):
+            capacity = max(end, 2 * self.length, 16)
+            grown_key = key.new_empty(*key.shape[:2], capacity, key.size(3))
+            grown_value = value.new_empty(*value.shape[:2], capacity, value.size(3))
+            if self._key is not None:
+                grown_key[:, :, : self.length] = self.key
+                grown_value[:, :, : self.length] = self.value
+            self._key, self._value = grown_key, grown_value
+        self._key[:, :, self.length : end] = key
+        self._value[:, :, self.length : end] = value
+        self.length = end
+        return self.key, self.value
 
 
 class MultiHeadedAttention(nn.Module):
@@ -137,19 +175,16 @@ class MultiHeadedAttention(nn.Module):
         self.attn: Tensor | None = None
 
     def _split_heads(self, x: Tensor) -> Tensor:
-        batch = x.size(0)
-        return x.view(batch, -1, self.h, self.d_k).transpose(1, 2)  # (batch, h, len, d_k)
+        # Explicit sizes, not view(batch, -1, ...): -1 is ambiguous when the batch is empty.
+        return x.view(x.size(0), x.size(1), self.h, self.d_k).transpose(1, 2)  # (batch, h, len, d_k)
 
     def _keys_values(self, key: Tensor, value: Tensor, cache: KVCache | None) -> tuple[Tensor, Tensor]:
-        if cache is not None and cache.static and cache.key is not None:
+        if cache is not None and cache.static and cache.length:
             return cache.key, cache.value
         k = self._split_heads(self.k_proj(key))
         v = self._split_heads(self.v_proj(value))
         if cache is not None:
-            if not cache.static and cache.key is not None:
-                k = torch.cat([cache.key, k], dim=2)  # (batch, h, past + new, d_k)
-                v = torch.cat([cache.value, v], dim=2)
-            cache.key, cache.value = k, v
+            k, v = cache.append(k, v)  # (batch, h, past + new, d_k)
         return k, v
 
     def forward(
@@ -166,9 +201,10 @@ class MultiHeadedAttention(nn.Module):
             query: Shape ``(batch, q_len, d_model)``.
             key: Shape ``(batch, k_len, d_model)``.
             value: Shape ``(batch, k_len, d_model)``.
-            mask: Boolean, ``True`` where attending is allowed, broadcastable to ``(batch, q_len, k_len)``:
-                ``(batch, 1, k_len)`` for padding, ``(1, q_len, q_len)`` for ``subsequent_mask``. The same
-                mask applies to every head.
+            mask: Boolean, ``True`` where attending is allowed, with three dimensions that broadcast to
+                ``(batch, q_len, k_len)``: ``(batch, 1, k_len)`` for padding, ``(1, q_len, q_len)`` for
+                ``subsequent_mask``. The same mask applies to every head. A query whose row is all ``False``
+                gets a zero output, on every backend and dtype.
             cache: Keys and values of earlier decoding steps (see ``KVCache``); ``k_len`` in ``mask`` then
                 counts the cached positions too.
 
@@ -177,7 +213,8 @@ class MultiHeadedAttention(nn.Module):
 
         Raises:
             ValueError: If an input's last dimension is not ``d_model``, the batch sizes differ, or the mask
-                does not broadcast to ``(batch, q_len, k_len)``.
+                does not have three dimensions that broadcast to ``(batch, q_len, k_len)`` (a 2-D
+                ``(q_len, k_len)`` mask, as ``nn.Transformer`` takes, would line its rows up with the batch).
             TypeError: If ``mask`` is not boolean.
         """
         check_shape("query", query, ("batch", "q_len", ("d_model", self.d_model)))
@@ -190,7 +227,7 @@ class MultiHeadedAttention(nn.Module):
         q = self._split_heads(self.q_proj(query))  # (batch, h, q_len, d_k)
         k, v = self._keys_values(key, value, cache)  # (batch, h, k_len, d_k) each
         if mask is not None:
-            check_mask("mask", mask, (batch, q_len, k.size(2)), "scores (batch, q_len, k_len)")
+            check_mask("mask", mask, (batch, q_len, k.size(2)), "scores (batch, q_len, k_len)", exact_rank=True)
             mask = mask.unsqueeze(1)  # the same mask for every head: (batch or 1, 1, q_len or 1, k_len)
 
         if self.keep_attn:
@@ -198,5 +235,9 @@ class MultiHeadedAttention(nn.Module):
         else:
             dropout_p = self.dropout.p if self.training else 0.0
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            if mask is not None:
+                # Some backends (CUDA, bf16) return arbitrary values for a query that may attend to nothing;
+                # attention() gives zeros, and so must every path.
+                x = x.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
         x = x.transpose(1, 2).reshape(batch, q_len, self.d_model)  # (batch, q_len, h * d_k)
         return self.out_proj(x)

@@ -2,61 +2,115 @@
 
 safetensors stores raw tensors and a string-to-string header, nothing executable, so loading a file never
 runs code from it (``torch.load`` of a pickle can). The configuration travels in that header as JSON.
+
+A file is untrusted input: ``load_model`` checks the configuration's types and ranges, and every stored
+tensor's name and shape against it, before it builds anything, so a bad header cannot make it allocate
+gigabytes or fail deep inside the model with a ``ZeroDivisionError``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import tempfile
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
+from torch import Tensor, nn
 
 from transformer.model import EncoderDecoder, ModelConfig, make_model
 
 FORMAT = "transformer-book"
 FORMAT_VERSION = "1"
+# The positional table is computed, not stored, so no tensor in the file bounds max_len: this does. A table
+# of MAX_LEN positions of d_model=512 floats takes 200 MB.
+MAX_LEN = 100_000
 
 
-def save_model(model: EncoderDecoder, path: str | Path) -> None:
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside ``DistributedDataParallel``, ``DataParallel`` (``.module``) or ``torch.compile``."""
+    while True:
+        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def _tied_names(model: nn.Module) -> dict[str, str]:
+    """``{alias: name}`` for every parameter reachable under a second name (weight tying)."""
+    first: dict[int, str] = {}
+    aliases = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in first:
+            aliases[name] = first[id(parameter)]
+        else:
+            first[id(parameter)] = name
+    return aliases
+
+
+def save_model(model: nn.Module, path: str | Path) -> None:
     """Write ``model``'s configuration and weights to ``path`` (a ``.safetensors`` file).
 
+    The file is written to a temporary name beside ``path`` and renamed, so an interrupted save leaves the old
+    file whole; it gets the permissions of a new file under the user's umask. The same model gives the same
+    bytes. A tied matrix (``tie_weights``) is stored once.
+
     Args:
-        model: A model built by ``make_model`` (its ``config`` is saved with it).
+        model: A model built by ``make_model`` (its ``config`` is saved with it), or that model wrapped in
+            ``DistributedDataParallel``, ``DataParallel`` or ``torch.compile``.
         path: Where to write.
 
     Raises:
+        TypeError: If ``model`` is not an ``EncoderDecoder`` (after unwrapping).
         ValueError: If ``model`` has no ``config``.
     """
+    model = unwrap(model)
+    if not isinstance(model, EncoderDecoder):
+        raise TypeError(f"model: expected an EncoderDecoder built by make_model, got {type(model).__name__}")
     if model.config is None:
         raise ValueError("model: has no config; build it with make_model so that load_model can rebuild it")
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    metadata = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "config": json.dumps(dataclasses.asdict(model.config)),
+    aliases = _tied_names(model)
+    state = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items() if name not in aliases
     }
-    save_file(state, str(path), metadata=metadata)
-
-
-def load_model(path: str | Path) -> EncoderDecoder:
-    """Rebuild the model saved at ``path`` by ``save_model``, bit for bit, on the CPU, in ``eval()`` mode.
-
-    Args:
-        path: A file written by ``save_model``.
-
-    Returns:
-        The model.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        ValueError: If ``path`` is not a checkpoint of this package (another format, a pickle, a truncated or
-            corrupted file, or weights that do not fit the stored configuration).
-    """
+    config = json.dumps(dataclasses.asdict(model.config), sort_keys=True)
+    data = save(state, metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "config": config})
+    # safetensors writes its metadata in hash order, which changes from run to run; sorted, the same model
+    # always gives the same bytes.
+    data = _sort_header(data)
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as f:
+            f.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _sort_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header written in sorted order (the same length: the offsets hold)."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return data[:8] + text.ljust(size) + data[8 + size :]
+
+
+def _read(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
+    """The header metadata and the tensors of a safetensors file, or ``ValueError`` naming the file."""
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
@@ -68,12 +122,81 @@ def load_model(path: str | Path) -> EncoderDecoder:
                     f"this package reads {FORMAT_VERSION!r}"
                 )
             state = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-        config = ModelConfig(**json.loads(metadata["config"]))
-    except (SafetensorError, OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+    except (SafetensorError, OSError) as e:
         raise ValueError(f"{path}: not a readable {FORMAT} checkpoint ({e})") from e
-    model = make_model(**dataclasses.asdict(config))
+    return metadata, state
+
+
+def _config(path: Path, metadata: dict[str, str]) -> ModelConfig:
+    """The stored configuration, checked field by field."""
     try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{path}: weights do not fit the stored configuration ({e})") from e
+        fields = json.loads(metadata["config"])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: the header has no readable config ({e!r})") from e
+    if not isinstance(fields, dict):
+        raise ValueError(f"{path}: config: expected a JSON object, got {fields!r}")
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"{path}: config: unknown field {unknown[0]!r} (expected some of {sorted(known)})")
+    try:
+        config = ModelConfig(**fields)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: config: {e}") from e
+    if config.max_len > MAX_LEN:
+        raise ValueError(f"{path}: config: max_len: expected at most {MAX_LEN}, got {config.max_len}")
+    return config
+
+
+def _check_tensors(path: Path, state: dict[str, Tensor], expected: dict[str, torch.Size]) -> None:
+    """Every expected tensor present, of its shape, finite; nothing else."""
+    for name, shape in expected.items():
+        if name not in state:
+            raise ValueError(f"{path}: tensor {name!r} is missing: the weights do not fit the stored config")
+        if state[name].shape != shape:
+            raise ValueError(
+                f"{path}: tensor {name!r} has shape {tuple(state[name].shape)}, the config needs {tuple(shape)}"
+            )
+        if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
+            raise ValueError(f"{path}: tensor {name!r} holds non-finite values (nan or inf)")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise ValueError(f"{path}: tensor {extra[0]!r} is not part of a model with the stored config")
+
+
+def load_model(path: str | Path) -> EncoderDecoder:
+    """Rebuild the model saved at ``path`` by ``save_model``, bit for bit, on the CPU, in ``eval()`` mode.
+
+    Nothing is built until the header's configuration and every tensor's name, shape and values have been
+    checked.
+
+    Args:
+        path: A file written by ``save_model``.
+
+    Returns:
+        The model.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If ``path`` is not a checkpoint of this package (another format, a pickle, a truncated or
+            corrupted file), its configuration has a field of the wrong type or out of range (the message names
+            the field), or a tensor is missing, extra, of the wrong shape or not finite (it names the tensor).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    metadata, state = _read(path)
+    config = _config(path, metadata)
+    # Count the layers in the file first: a header that claims N=100000 must not make us build 100000 of them.
+    layers = {name.split(".")[2] for name in state if name.startswith("encoder.layers.")}
+    if len(layers) != config.N:
+        raise ValueError(f"{path}: config: N={config.N}, but the file holds the weights of {len(layers)} layers")
+    with torch.device("meta"):  # shapes only: no memory, no time
+        blueprint = make_model(**dataclasses.asdict(config))
+    aliases = _tied_names(blueprint)
+    expected = {name: t.shape for name, t in blueprint.state_dict().items() if name not in aliases}
+    _check_tensors(path, state, expected)
+    model = make_model(**dataclasses.asdict(config))
+    state |= {alias: state[name] for alias, name in _tied_names(model).items()}
+    model.load_state_dict(state)
     return model.eval()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -46,15 +48,32 @@ def greedy_decode(
         Token ids, shape ``(batch, out_len)`` with ``out_len <= max_len``; column 0 is ``start_symbol``.
 
     Raises:
-        ValueError: If ``max_len < 1``, ``src`` is not ``(batch, src_len)``, or ``src`` and ``src_mask`` have
-            different batch sizes.
+        ValueError: If ``max_len`` is below 1 or beyond the model's positional table, ``start_symbol``,
+            ``end_symbol`` or ``pad`` is not an id of the target vocabulary, ``src`` is not ``(batch, src_len)``,
+            or ``src`` and ``src_mask`` have different batch sizes.
+
+    Warns:
+        UserWarning: If ``model`` is in training mode (dropout would make the output random).
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1 (the start symbol), got {max_len}")
+    config_max_len = model.tgt_embed[1].max_len
+    if not 1 <= max_len <= config_max_len:
+        raise ValueError(
+            f"max_len must lie in 1 .. {config_max_len} (1 for the start symbol; the model's positional table "
+            f"has {config_max_len} positions), got {max_len}"
+        )
+    vocab = model.tgt_embed[0].vocab
+    for name, symbol in (("start_symbol", start_symbol), ("end_symbol", end_symbol), ("pad", pad)):
+        if symbol is not None and not 0 <= symbol < vocab:
+            raise ValueError(f"{name}: expected an id of the target vocabulary (0 .. {vocab - 1}), got {symbol}")
     check_shape("src", src, ("batch", "src_len"))
     if src_mask is not None:
         check_shape("src_mask", src_mask, ("batch", 1, "src_len"))
         check_same_size("src", src.size(0), "src_mask", src_mask.size(0), "batch size")
+    if model.training:
+        warnings.warn(
+            "greedy_decode: the model is in training mode, so dropout makes its output random; call model.eval()",
+            stacklevel=3,  # the caller of the no_grad wrapper
+        )
 
     memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
     batch = src.size(0)
@@ -62,6 +81,8 @@ def greedy_decode(
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
     cache = DecoderCache.empty(len(model.decoder.layers)) if use_cache else None
     for _ in range(max_len - 1):
+        if end_symbol is not None and finished.all():  # every row has ended (or there are none)
+            break
         if cache is not None:
             out = model.decode(memory, src_mask, ys[:, -1:], None, cache)  # (batch, 1, d_model)
         else:
@@ -72,6 +93,4 @@ def greedy_decode(
             next_word = next_word.masked_fill(finished, pad)
             finished |= next_word == end_symbol
         ys = torch.cat([ys, next_word.unsqueeze(1).to(ys.dtype)], dim=1)
-        if finished.all():
-            break
     return ys

@@ -48,11 +48,16 @@ class Embeddings(nn.Module):
 
         Raises:
             TypeError: If ``x`` is not an integer tensor.
-            ValueError: If an id is negative or not smaller than ``vocab``.
+            ValueError: If an id is negative or not smaller than ``vocab`` (checked on the CPU; on a GPU the
+                embedding kernel asserts instead, without stopping to wait for the device).
         """
         if x.dtype not in ID_DTYPES:
             raise TypeError(f"x: token ids must be an integer tensor (torch.int64 or torch.int32), got dtype {x.dtype}")
-        if x.numel() and (x.min() < 0 or x.max() >= self.vocab):
+        # Reading min/max waits for the device; on a GPU that stall (and the break in a CUDA graph or a
+        # torch.compile graph) costs more than the check, so there nn.Embedding's own device-side assert stops
+        # a bad id instead, with a less friendly message.
+        checked = x.device.type == "cpu" and not torch.compiler.is_compiling()
+        if checked and x.numel() and (x.min() < 0 or x.max() >= self.vocab):
             bad = x[(x < 0) | (x >= self.vocab)][0].item()
             raise ValueError(
                 f"x: token id {bad} is outside the vocabulary of size {self.vocab} (0 .. {self.vocab - 1})"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from transformer._checks import check_same_size, check_shape
+from transformer._checks import check_mask, check_same_size, check_shape
 from transformer.attention import MultiHeadedAttention
 from transformer.decoder import Decoder, DecoderCache, DecoderLayer
 from transformer.embeddings import Embeddings
@@ -58,6 +58,19 @@ class ModelConfig:
         dropout: Dropout probability everywhere.
         norm_first: Pre-LN (``True``) or post-LN (``False``).
         max_len: Longest sequence the positional encoding accepts.
+        tie_weights: Share one matrix between the target embedding and the generator (and the source embedding,
+            when the two vocabularies have the same size), as section 3.4 of the paper does.
+
+    Raises:
+        TypeError: If a field has the wrong type (``N="6"``, ``dropout=None``, ``norm_first=1``).
+        ValueError: If a size is not positive, ``h`` does not divide ``d_model``, or ``dropout`` is not in
+            ``[0, 1)``.
+
+    Examples:
+        >>> ModelConfig(11, 11, h=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: h: expected an integer >= 1, got 0
     """
 
     src_vocab: int
@@ -69,6 +82,25 @@ class ModelConfig:
     dropout: float = 0.1
     norm_first: bool = True
     max_len: int = 5000
+    tie_weights: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
+            value = getattr(self, name)
+            # bool is an int in Python, but N=True is a mistake, not one layer.
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name}: expected an integer, got {value!r} of type {type(value).__name__}")
+            if value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value}")
+        if self.d_model % self.h:
+            raise ValueError(f"d_model={self.d_model} must be divisible by the number of heads h={self.h}")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
+            raise TypeError(f"dropout: expected a number, got {self.dropout!r} of type {type(self.dropout).__name__}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout}")
+        for name in ("norm_first", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}: expected True or False, got {getattr(self, name)!r}")
 
 
 class EncoderDecoder(nn.Module):
@@ -125,7 +157,16 @@ class EncoderDecoder(nn.Module):
 
         Returns:
             The memory, ``(batch, src_len, d_model)``.
+
+        Raises:
+            ValueError: If ``src`` is not ``(batch, src_len)`` or ``src_mask`` does not have three dimensions
+                that broadcast to ``(batch, src_len, src_len)``.
+            TypeError: If ``src_mask`` is not boolean.
         """
+        check_shape("src", src, ("batch", "src_len"))
+        if src_mask is not None:
+            batch, src_len = src.shape
+            check_mask("src_mask", src_mask, (batch, src_len, src_len), "encoder scores", exact_rank=True)
         return self.encoder(self.src_embed(src), src_mask)
 
     def decode(
@@ -148,9 +189,23 @@ class EncoderDecoder(nn.Module):
 
         Returns:
             ``(batch, tgt_len, d_model)``: the decoder's output at each (new) target position.
+
+        Raises:
+            ValueError: If ``tgt`` is not ``(batch, tgt_len)``, or a mask does not have three dimensions that
+                broadcast to its scores: ``(batch, tgt_len, src_len)`` for ``src_mask``,
+                ``(batch, tgt_len, cached + tgt_len)`` for ``tgt_mask``.
+            TypeError: If a mask is not boolean.
         """
-        embed, position = self.tgt_embed
+        check_shape("tgt", tgt, ("batch", "tgt_len"))
         start = 0 if cache is None else cache.length
+        batch, tgt_len = tgt.shape
+        if src_mask is not None:
+            scores = (batch, tgt_len, memory.size(1))
+            check_mask("src_mask", src_mask, scores, "cross-attention scores", exact_rank=True)
+        if tgt_mask is not None:
+            scores = (batch, tgt_len, start + tgt_len)
+            check_mask("tgt_mask", tgt_mask, scores, "self-attention scores", exact_rank=True)
+        embed, position = self.tgt_embed
         return self.decoder(position(embed(tgt), start), memory, src_mask, tgt_mask, cache)
 
 
@@ -164,10 +219,14 @@ def make_model(
     dropout: float = 0.1,
     norm_first: bool = True,
     max_len: int = 5000,
+    tie_weights: bool = False,
 ) -> EncoderDecoder:
     """Build a Transformer from its hyper-parameters (defaults: the paper's base model, pre-LN).
 
     Parameters with more than one dimension get Xavier-uniform initialisation, as in the Annotated Transformer.
+    With ``tie_weights``, the generator's projection and the target embedding are one ``nn.Parameter`` (and the
+    source embedding too, when ``src_vocab == tgt_vocab``): ``save_model`` stores it once, ``load_model``
+    restores it tied.
 
     Args:
         src_vocab: Size of the source vocabulary.
@@ -179,19 +238,22 @@ def make_model(
         dropout: Dropout probability everywhere.
         norm_first: ``True`` for pre-LN (the Annotated Transformer), ``False`` for post-LN (the paper).
         max_len: Longest sequence the positional encoding accepts.
+        tie_weights: Share the embedding matrices with the generator (see above).
 
     Returns:
         The model, with its ``config`` set.
 
     Raises:
-        ValueError: If ``d_model`` is not divisible by ``h``.
+        TypeError: If an argument has the wrong type (see ``ModelConfig``).
+        ValueError: If a size is not positive, ``d_model`` is not divisible by ``h``, or ``dropout`` is not in
+            ``[0, 1)``.
 
     Examples:
         >>> model = make_model(11, 11, N=2, d_model=32, d_ff=64, h=4)
         >>> model.config.N, sum(p.numel() for p in model.parameters())
         (2, 43947)
     """
-    config = ModelConfig(src_vocab, tgt_vocab, N, d_model, d_ff, h, dropout, norm_first, max_len)
+    config = ModelConfig(src_vocab, tgt_vocab, N, d_model, d_ff, h, dropout, norm_first, max_len, tie_weights)
     c = copy.deepcopy
     attn = MultiHeadedAttention(h, d_model, dropout)
     ff = PositionwiseFeedForward(d_model, d_ff, dropout)
@@ -204,7 +266,12 @@ def make_model(
         Generator(d_model, tgt_vocab),
         config,
     )
-    for p in model.parameters():
+    if tie_weights:
+        shared = model.tgt_embed[0].lut.weight  # (tgt_vocab, d_model), the shape of the generator's weight
+        model.generator.proj.weight = shared
+        if src_vocab == tgt_vocab:
+            model.src_embed[0].lut.weight = shared
+    for p in model.parameters():  # a shared matrix is listed, and initialised, once
         if p.dim() > 1:
             nn.init.xavier_uniform_(p)
     return model
