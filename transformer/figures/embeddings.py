@@ -32,13 +32,13 @@ LABELS = {
     "en": {
         "before": "before training",
         "after": "after {steps} steps",
-        "dim": "dimension {i} of the embedding",
+        "dim": "component {i} of the embedding",
         "list": ", ",
     },
     "zh": {
         "before": "训练前",
         "after": "训练 {steps} 步之后",
-        "dim": "词嵌入的第 {i} 维",
+        "dim": "词嵌入的分量 {i}",
         "list": "、",
     },
 }
