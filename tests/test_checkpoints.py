@@ -115,7 +115,7 @@ def rewrite(path, config_changes=None, state_changes=None, drop=()):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"N": 100000}, "config: N=100000, but the file holds the weights of 1 layers"),
+        ({"N": 100000}, "config: N=100000, but the file holds weights for N=1"),
         ({"max_len": 20000000}, "config: max_len: expected at most 100000, got 20000000"),
         ({"max_len": 2e7}, "config: max_len: expected an integer, got 20000000.0 of type float"),
         ({"d_model": "64"}, "config: d_model: expected an integer, got '64' of type str"),

@@ -190,7 +190,7 @@ def load_model(path: str | Path) -> EncoderDecoder:
     # Count the layers in the file first: a header that claims N=100000 must not make us build 100000 of them.
     layers = {name.split(".")[2] for name in state if name.startswith("encoder.layers.")}
     if len(layers) != config.N:
-        raise ValueError(f"{path}: config: N={config.N}, but the file holds the weights of {len(layers)} layers")
+        raise ValueError(f"{path}: config: N={config.N}, but the file holds weights for N={len(layers)}")
     with torch.device("meta"):  # shapes only: no memory, no time
         blueprint = make_model(**dataclasses.asdict(config))
     aliases = _tied_names(blueprint)
