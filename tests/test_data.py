@@ -35,3 +35,22 @@ def test_bad_arguments():
         next(data_gen(3, 1, 1, end_symbol=EOS))
     with pytest.raises(ValueError, match="seq_len=2 is too short"):
         next(data_gen(11, 1, 1, seq_len=2, end_symbol=EOS))
+
+
+def test_the_generator_state_is_the_position_in_the_stream():
+    whole = [b.src for b in data_gen(11, 4, 4, seq_len=6, end_symbol=EOS, generator=torch.Generator().manual_seed(0))]
+    generator = torch.Generator().manual_seed(0)
+    first = [b.src for b in data_gen(11, 4, 2, seq_len=6, end_symbol=EOS, generator=generator)]
+    resumed = torch.Generator()
+    resumed.set_state(generator.get_state())  # what a saved run keeps
+    rest = [b.src for b in data_gen(11, 4, 2, seq_len=6, end_symbol=EOS, generator=resumed, device="cpu")]
+    assert all(torch.equal(a, b) for a, b in zip(whole, first + rest, strict=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_batches_on_the_gpu_hold_the_rows_drawn_on_the_cpu():
+    on_cpu = next(data_gen(11, 8, 1, end_symbol=EOS, generator=torch.Generator().manual_seed(0)))
+    on_gpu = next(data_gen(11, 8, 1, end_symbol=EOS, generator=torch.Generator().manual_seed(0), device="cuda"))
+    for name in ("src", "src_mask", "tgt", "tgt_y", "tgt_mask"):
+        assert getattr(on_gpu, name).is_cuda and torch.equal(getattr(on_gpu, name).cpu(), getattr(on_cpu, name)), name
+    assert on_gpu.ntokens == on_cpu.ntokens

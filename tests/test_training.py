@@ -1,9 +1,12 @@
+import itertools
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer import BOS, LabelSmoothing, compute_loss, data_gen, make_model, rate, train_steps
+from transformer import BOS, CopyTask, LabelSmoothing, compute_loss, data_gen, make_model, rate, train_steps
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.4])
@@ -79,3 +82,50 @@ def test_generator_output_works_as_cross_entropy_input():
     logits = torch.randn(4, 6)
     target = torch.tensor([1, 2, 3, 4])
     torch.testing.assert_close(F.cross_entropy(logits.log_softmax(-1), target), F.cross_entropy(logits, target))
+
+
+def test_train_steps_counts_on_from_start_and_autocasts_the_forward_pass():
+    torch.manual_seed(0)
+    model = make_model(11, 11, N=1, d_model=16, d_ff=32, h=2, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    dtypes = []
+    model.generator.proj.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    batches = data_gen(11, 8, 3, generator=torch.Generator().manual_seed(0))
+    criterion = nn.NLLLoss(reduction="sum")
+    stats = list(train_steps(model, batches, criterion, optimizer, start=5, autocast=torch.bfloat16))
+    assert [s.step for s in stats] == [6, 7, 8] and all(math.isfinite(s.loss) for s in stats)
+    assert dtypes == [torch.bfloat16] * 3
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast leaves the weights alone
+
+
+TINY_TASK = {"steps": 4, "batch_size": 8, "d_model": 16, "d_ff": 32, "h": 2, "N": 1}
+
+
+def test_a_training_state_continues_the_run_exactly():
+    task = CopyTask(**TINY_TASK)
+    straight = task.build_model()
+    list(task.train(straight))
+    resumed = task.build_model()
+    state = task.start(resumed)
+    assert len(list(itertools.islice(task.train(resumed, state=state), 2))) == 2 and state.step == 2
+    assert [s.step for s in task.train(resumed, state=state)] == [3, 4]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"steps": -5}, "steps: expected an integer >= 1, got -5"),
+        ({"cooldown": -1.0}, "cooldown: expected a number between 0 and 1, got -1.0"),
+        ({"dropout": 1.0}, "dropout: expected a number >= 0 and < 1, got 1.0"),
+        ({"factor": 0.0}, "factor: expected a number > 0, got 0.0"),
+        ({"seed": -1}, "seed: expected an integer >= 0, got -1"),
+        ({"d_model": 30, "h": 4}, "d_model: expected a multiple of h=4, got 30"),
+        ({"vocab": 2}, "vocab: expected more than the 2 special ids, got 2"),
+        ({"seq_len": 2, "end_symbol": True}, r"seq_len: expected at least 3 \(room for a random token\), got 2"),
+    ],
+)
+def test_copy_task_rejects_a_bad_recipe(setting, message):
+    with pytest.raises(ValueError, match=message):
+        CopyTask(**setting)

@@ -1,55 +1,294 @@
 """Command line: ``python -m transformer train --task copy --out DIR``.
 
-Runs alone or under ``torchrun --nproc_per_node=N`` (DistributedDataParallel; gloo on the CPU, nccl with CUDA):
-every process trains on its own rows, gradients are averaged, and process 0 alone writes the checkpoint, the
-log and the summary.
+Runs alone or under ``torchrun --nproc_per_node=N`` (DistributedDataParallel; gloo on the CPU, nccl with CUDA,
+one GPU per process): every process trains on its own rows, gradients are averaged, and process 0 alone writes
+the run directory and the summary.
+
+A run directory holds ``model.safetensors`` (the weights, ``save_model``), ``log.jsonl`` (one line per step)
+and ``train_state.safetensors`` (the optimizer, the schedule, the step, the random number generators and the
+data stream's position: tensors plus a JSON header, no pickle), so that ``--resume DIR`` continues the run bit
+for bit. Every option is checked before anything is written, an existing run is replaced only with
+``--force``, and each file is written to a temporary name and renamed: an interrupted or failed run leaves
+the previous one whole.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from transformer.checkpoints import save_model
-from transformer.tasks import CopyTask
+from transformer.checkpoints import load_model, save_model
+from transformer.model import EncoderDecoder
+from transformer.tasks import CopyTask, TrainingState
+
+MODEL = "model.safetensors"
+LOG = "log.jsonl"
+STATE = "train_state.safetensors"
+STATE_FORMAT = "transformer-book-train-state"
+STATE_FORMAT_VERSION = "1"
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # the dtype autocast computes in
 
 
-def _parser() -> argparse.ArgumentParser:
+def _integer(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text}")
+        return value
+
+    return parse
+
+
+def _number(fits: Callable[[float], bool], expected: str) -> Callable[[str], float]:
+    """An argparse ``type``: a float for which ``fits`` holds (``nan`` never does)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not fits(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
+
+
+# The range of each setting of the recipe, as CopyTask checks it; an integer not listed here must be >= 1.
+RECIPE_TYPES = {
+    "seed": _integer(0),
+    "factor": _number(lambda x: x > 0, "a number > 0"),
+    "cooldown": _number(lambda x: 0 <= x <= 1, "a number between 0 and 1"),
+    "dropout": _number(lambda x: 0 <= x < 1, "a number >= 0 and < 1"),
+}
+RECIPE = [field.name for field in dataclasses.fields(CopyTask)]
+# The help of each setting is the line that documents it in CopyTask's docstring, as argparse writes help.
+RECIPE_HELP = {
+    name: text[0].lower() + text[1:].rstrip(".").replace("``", "")
+    for name, text in re.findall(r"^ {8}(\w+): (.+)$", CopyTask.__doc__.split("Attributes:")[1], re.MULTILINE)
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The parser of ``python -m transformer`` and that of its ``train`` command."""
     parser = argparse.ArgumentParser(prog="python -m transformer", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a toy task, save it and evaluate it")
     train.add_argument("--task", choices=["copy"], required=True, help="the toy task")
-    train.add_argument("--out", type=Path, required=True, help="directory for model.safetensors and log.jsonl")
-    train.add_argument("--eval-size", type=int, default=1000, help="held-out rows to decode after training")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run = train.add_argument_group("the run")
+    run.add_argument("--out", type=Path, metavar="DIR", help=f"run directory ({MODEL}, {LOG}, {STATE})")
+    run.add_argument("--force", action="store_true", help="replace the run already in --out")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR (into DIR, or into --out); only --steps may change, to train further",
+    )
+    run.add_argument(
+        "--save-every", type=_integer(1), metavar="K", help="also save every K steps (default: at the end only)"
+    )
+    run.add_argument("--eval-size", type=_integer(1), default=1000, metavar="N", help="held-out rows (default: 1000)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda if there is a GPU")
+    run.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="bf16: autocast the forward pass")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    recipe = train.add_argument_group("the recipe (CopyTask; with --resume, the saved run's)")
     defaults = CopyTask()
-    for field in dataclasses.fields(CopyTask):
-        flag = "--" + field.name.replace("_", "-")
-        default = getattr(defaults, field.name)
+    for name in RECIPE:
+        default = getattr(defaults, name)
         if isinstance(default, bool):
-            train.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            kind = {"action": argparse.BooleanOptionalAction}
         else:
-            train.add_argument(flag, type=type(default), default=default, help=f"default: {default}")
-    return parser
+            kind = {"type": RECIPE_TYPES.get(name, _integer(1))}
+        # SUPPRESS: an option left out is absent from the namespace, so --resume can tell it from one given.
+        recipe.add_argument(
+            _flag(name), **kind, default=argparse.SUPPRESS, help=f"{RECIPE_HELP[name]} (default: {default})"
+        )
+    return parser, train
 
 
-def _init_distributed() -> tuple[int, int]:
-    """Join the process group when started by torchrun; return ``(rank, world_size)``."""
+@dataclass
+class SavedRun:
+    """A run directory read back for ``--resume``: the weights and ``train_state.safetensors``, checked."""
+
+    model: EncoderDecoder
+    task: dict
+    step: int
+    world_size: int
+    optimizer: dict
+    scheduler: dict
+    rng: dict[str, list[Tensor]]  # {"data" | "torch" | "cuda": one state per process}
+    log: list[str]
+
+
+@dataclass
+class Plan:
+    """Everything a run needs, checked before anything is touched."""
+
+    task: CopyTask
+    out: Path
+    device: torch.device
+    precision: str
+    save_every: int | None
+    eval_size: int
+    progress: bool
+    world_size: int
+    resume: SavedRun | None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _holds_run(directory: Path) -> list[str]:
+    return [name for name in (MODEL, STATE, LOG) if (directory / name).exists()]
+
+
+def _read_run(directory: Path) -> SavedRun:
+    """Read and check a run directory.
+
+    Raises:
+        ValueError: If a file is missing, unreadable, not of this package, or from another step than the others.
+    """
+    missing = [name for name in (MODEL, STATE, LOG) if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{directory} holds no resumable run ({', '.join(missing)} missing)")
+    path = directory / STATE
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            header = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path}: not a readable training state ({e})") from e
+    if (header.get("format"), header.get("format_version")) != (STATE_FORMAT, STATE_FORMAT_VERSION):
+        raise ValueError(f"{path}: not a {STATE_FORMAT} file of version {STATE_FORMAT_VERSION}")
+    if header.get("model_sha256") != _sha256(directory / MODEL):
+        raise ValueError(f"{path} was not saved with {directory / MODEL} (a save was cut short?)")
+    try:
+        step, world_size = int(header["step"]), int(header["world_size"])
+        task, optimizer, scheduler = (json.loads(header[key]) for key in ("task", "optimizer", "scheduler"))
+        # Optimizer tensors are stored as "optimizer.<parameter index>.<name>", the rest of its state in the header.
+        for name, tensor in tensors.items():
+            kind, index, key = name.split(".", 2)
+            if kind == "optimizer":
+                optimizer["state"].setdefault(index, {})[key] = tensor
+        optimizer["state"] = {int(index): values for index, values in optimizer["state"].items()}
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: the header is not a training state of this package ({e!r})") from e
+    log = (directory / LOG).read_text(encoding="utf-8").splitlines(keepends=True)
+    if len(log) != step:
+        raise ValueError(f"{directory / LOG} has {len(log)} lines, the training state is at step {step}")
+    rng: dict[str, list[Tensor]] = {}
+    for kind in ("data", "torch", "cuda"):
+        states = [tensors[f"rng.{kind}.{rank}"] for rank in range(world_size) if f"rng.{kind}.{rank}" in tensors]
+        if states:
+            rng[kind] = states
+    return SavedRun(load_model(directory / MODEL), task, step, world_size, optimizer, scheduler, rng, log)
+
+
+def _device(choice: str, local_rank: int) -> torch.device:
+    """The device of this process; ``ValueError`` if the machine has none such."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError("expected a device this machine has (torch.cuda.is_available() is False), got cuda")
+    if local_rank >= torch.cuda.device_count():
+        raise ValueError(f"process {local_rank} needs GPU {local_rank}, got {torch.cuda.device_count()} GPUs")
+    return torch.device("cuda", local_rank)
+
+
+def _plan(command: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
+    """Check every option against the others, the machine and the run directories; exit 2 on the first error."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return 0, 1
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), world_size
+    recipe = {name: getattr(args, name) for name in RECIPE if hasattr(args, name)}
+    resume = None
+    if args.resume is not None:
+        try:
+            resume = _read_run(args.resume)
+        except (ValueError, FileNotFoundError) as e:
+            command.error(f"argument --resume: {e}")
+        for name, value in recipe.items():
+            if name != "steps" and value != resume.task[name]:
+                command.error(
+                    f"argument {_flag(name)}: {args.resume} was trained with {resume.task[name]}, got {value} "
+                    "(a resumed run may change --steps only)"
+                )
+        if resume.world_size != world_size:
+            command.error(
+                f"argument --resume: {args.resume} was trained by {resume.world_size} processes; resume it with as "
+                f"many, got {world_size}"
+            )
+        recipe = resume.task | recipe
+    try:
+        task = CopyTask(**recipe)
+    except ValueError as e:
+        name, _, message = str(e).partition(": ")
+        command.error(f"argument {_flag(name)}: {message}")
+    if resume is not None and task.steps <= resume.step:
+        command.error(
+            f"argument --steps: expected more than the {resume.step} steps {args.resume} has taken, got {task.steps}"
+        )
+    if task.batch_size % world_size:
+        command.error(
+            f"argument --batch-size: expected a multiple of the {world_size} processes, got {task.batch_size}"
+        )
+    out = args.out if args.out is not None else args.resume
+    if out is None:
+        command.error("the following arguments are required: --out (or --resume)")
+    if out.exists() and not out.is_dir():
+        command.error(f"argument --out: expected a directory, got the file {out}")
+    continues_in_place = args.resume is not None and out.resolve() == args.resume.resolve()
+    if _holds_run(out) and not (args.force or continues_in_place):
+        command.error(
+            f"argument --out: {out} holds a run already ({', '.join(_holds_run(out))}); give --force to replace "
+            f"it or --resume {out} to continue it"
+        )
+    try:
+        device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
+    except ValueError as e:
+        command.error(f"argument --device: {e}")
+    if args.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        command.error(f"argument --precision: expected a precision {torch.cuda.get_device_name(device)} has, got bf16")
+    return Plan(
+        task, out, device, args.precision, args.save_every, args.eval_size, not args.no_progress, world_size, resume
+    )
+
+
+def _init_distributed(device: torch.device) -> int:
+    """Join the process group when started by torchrun (nccl on GPUs, gloo on CPUs); return this process's rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return 0
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # before nccl starts: each process owns the GPU of its LOCAL_RANK
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank()
 
 
 def _ranks_in_sync(model: torch.nn.Module) -> bool:
@@ -61,49 +300,153 @@ def _ranks_in_sync(model: torch.nn.Module) -> bool:
     return torch.equal(low, high)
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Train, save and evaluate as ``args`` say; return the summary (process 0) or ``{}`` (other processes)."""
-    rank, world_size = _init_distributed()
-    task = CopyTask(**{f.name: getattr(args, f.name) for f in dataclasses.fields(CopyTask)})
-    if task.batch_size % world_size:
-        raise SystemExit(f"--batch-size {task.batch_size} must be divisible by the {world_size} processes")
-    model = task.build_model()  # the same seed on every rank: identical initial weights
-    trained = DistributedDataParallel(model) if world_size > 1 else model
-    if rank == 0:
-        args.out.mkdir(parents=True, exist_ok=True)
-    log = (args.out / "log.jsonl").open("w") if rank == 0 else None
-    start = time.perf_counter()
-    tokens = 0
-    steps = task.train(trained, rank, world_size)
-    for stats in tqdm(steps, total=task.steps, desc="train", disable=rank != 0 or args.no_progress, unit="step"):
-        tokens += stats.ntokens * world_size
-        if log is not None:
-            log.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+def _gather(tensor: Tensor, plan: Plan) -> list[Tensor]:
+    """``tensor`` from every process, in rank order (on the device: nccl moves GPU tensors only)."""
+    if plan.world_size == 1:
+        return [tensor]
+    parts = [torch.empty_like(tensor, device=plan.device) for _ in range(plan.world_size)]
+    dist.all_gather(parts, tensor.to(plan.device))
+    return [part.cpu() for part in parts]
+
+
+def _resume(plan: Plan, state: TrainingState, rank: int) -> None:
+    """Put the saved optimizer, schedule, step and random number generators of ``plan.resume`` into ``state``."""
+    saved = plan.resume
+    state.optimizer.load_state_dict(saved.optimizer)
+    state.scheduler.load_state_dict(saved.scheduler)
+    # The rate of the next step, from this run's schedule: with more --steps, the cool-down has moved.
+    for group, base, rate in zip(
+        state.optimizer.param_groups, state.scheduler.base_lrs, state.scheduler.lr_lambdas, strict=True
+    ):
+        group["lr"] = base * rate(state.scheduler.last_epoch)
+    state.generator.set_state(saved.rng["data"][rank])
+    torch.set_rng_state(saved.rng["torch"][rank])
+    if plan.device.type == "cuda" and "cuda" in saved.rng:
+        torch.cuda.set_rng_state(saved.rng["cuda"][rank], plan.device)
+    state.step = saved.step
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it: ``path`` is never half written."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _save(plan: Plan, model: EncoderDecoder, state: TrainingState, log: list[str], rank: int) -> None:
+    """Save the run (every process takes part: process 0 gathers the others' random number generators)."""
+    rng = {"data": _gather(state.generator.get_state(), plan), "torch": _gather(torch.get_rng_state(), plan)}
+    if plan.device.type == "cuda":
+        rng["cuda"] = _gather(torch.cuda.get_rng_state(plan.device), plan)
+    if rank != 0:
+        return
+    plan.out.mkdir(parents=True, exist_ok=True)
+    # The state goes last and names the model file it belongs to: a save cut short is caught by --resume.
+    save_model(model, plan.out / MODEL)
+    _write(plan.out / LOG, "".join(log).encode())
+    optimizer = state.optimizer.state_dict()
+    tensors = {f"rng.{kind}.{r}": states[r] for kind, states in rng.items() for r in range(len(states))}
+    header_state: dict = {}
+    for index, values in optimizer["state"].items():
+        for key, value in values.items():
+            if isinstance(value, Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                header_state.setdefault(str(index), {})[key] = value
+    header = {
+        "format": STATE_FORMAT,
+        "format_version": STATE_FORMAT_VERSION,
+        "step": str(state.step),
+        "world_size": str(plan.world_size),
+        "task": json.dumps(dataclasses.asdict(plan.task)),
+        "optimizer": json.dumps({"state": header_state, "param_groups": optimizer["param_groups"]}),
+        "scheduler": json.dumps(state.scheduler.state_dict()),
+        "model_sha256": _sha256(plan.out / MODEL),
+    }
+    _write(plan.out / STATE, save(tensors, metadata=header))
+
+
+class InterruptedRunError(Exception):
+    """Ctrl-C during a run, with where it stopped and what it left on disk."""
+
+
+def train(plan: Plan) -> dict:
+    """Train, evaluate and save as ``plan`` says; return the summary (process 0) or ``{}`` (other processes).
+
+    Raises:
+        InterruptedRunError: On Ctrl-C, with a one-line account of what the run directory holds.
+    """
+    task = plan.task
+    rank = _init_distributed(plan.device)
+    model = plan.resume.model if plan.resume is not None else task.build_model()  # same seed: same weights
+    model = model.to(plan.device)
+    trained = model
+    if plan.world_size > 1:
+        trained = DistributedDataParallel(model, device_ids=[plan.device.index] if plan.device.type == "cuda" else None)
+    state = task.start(trained, rank)
+    log = []
+    if plan.resume is not None:
+        _resume(plan, state, rank)
+        log = plan.resume.log
+    saved_step = None
+    start, tokens = time.perf_counter(), 0
+    steps = task.train(trained, rank, plan.world_size, state=state, autocast=PRECISIONS[plan.precision])
+    bar = tqdm(total=task.steps, initial=state.step, desc="train", disable=rank != 0 or not plan.progress, unit="step")
+    try:
+        for stats in steps:
+            bar.update()
+            tokens += stats.ntokens * plan.world_size
+            log.append(json.dumps(dataclasses.asdict(stats)) + "\n")
+            if plan.save_every is not None and stats.step % plan.save_every == 0:
+                _save(plan, model, state, log, rank)
+                saved_step = stats.step
+    except KeyboardInterrupt:
+        kept = "was left as it was"
+        if saved_step is not None:
+            kept = f"holds step {saved_step}: --resume {plan.out} continues it"
+        raise InterruptedRunError(f"interrupted at step {state.step} of {task.steps}; {plan.out} {kept}") from None
+    finally:
+        bar.close()
     seconds = time.perf_counter() - start
-    in_sync = _ranks_in_sync(model) if world_size > 1 else True
-    summary: dict = {}
-    if rank == 0:
-        log.close()
-        save_model(model, args.out / "model.safetensors")
-        summary = {
-            "task": args.task,
-            "steps": task.steps,
-            "seconds": round(seconds, 2),
-            "tokens_per_second": round(tokens / seconds),
-            "processes": world_size,
-            "ranks_in_sync": in_sync,
-            "exact_match": task.exact_match(model, n=args.eval_size),
-            "checkpoint": str(args.out / "model.safetensors"),
-        }
-    if world_size > 1:
+    in_sync = _ranks_in_sync(model) if plan.world_size > 1 else True
+    exact_match = task.exact_match(model, n=plan.eval_size) if rank == 0 else None
+    if saved_step != state.step:
+        _save(plan, model, state, log, rank)
+    if plan.world_size > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return summary
+    if rank != 0:
+        return {}
+    return {
+        "task": "copy",
+        "steps": task.steps,
+        "seconds": round(seconds, 2),
+        "tokens_per_second": round(tokens / seconds),
+        "processes": plan.world_size,
+        "ranks_in_sync": in_sync,
+        "device": plan.device.type,
+        "precision": plan.precision,
+        "exact_match": exact_match,
+        "checkpoint": str(plan.out / MODEL),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m transformer``."""
-    args = _parser().parse_args(argv)
-    summary = train(args)
+    """Entry point of ``python -m transformer``: parse and check ``argv``, then run the command.
+
+    Exits with status 2 and argparse's one-line message on a bad option (before anything is written), and with
+    status 130 and a one-line message on Ctrl-C.
+    """
+    parser, train_parser = _parsers()
+    args = parser.parse_args(argv)
+    plan = _plan(train_parser, args)
+    try:
+        summary = train(plan)
+    except InterruptedRunError as e:
+        print(f"{train_parser.prog}: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
     if summary:
         print(json.dumps(summary), file=sys.stdout, flush=True)

@@ -63,6 +63,7 @@ def data_gen(
     end_symbol: int | None = None,
     pad: int = PAD,
     generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
 ) -> Iterator[Batch]:
     """Random batches for the copy task: the target is the source.
 
@@ -78,7 +79,10 @@ def data_gen(
         start_symbol: First token of every row.
         end_symbol: Token that ends each row, or ``None`` for fixed-length rows.
         pad: Padding id.
-        generator: Source of randomness, for reproducible data.
+        generator: Source of randomness, for reproducible data. Its state after a batch is the stream's
+            position: a copy of it (``get_state``/``set_state``) continues the stream from there.
+        device: Where the batches go (``None``: where the rows are drawn). The rows are drawn where
+            ``generator`` lives (the CPU by default), so a seed gives the same rows on every device.
 
     Yields:
         ``Batch(src, tgt)`` with ``src`` and ``tgt`` equal, shape ``(batch_size, seq_len)``.
@@ -99,12 +103,14 @@ def data_gen(
     shortest = 2 if end_symbol is None else 3
     if seq_len < shortest:
         raise ValueError(f"seq_len={seq_len} is too short: rows need at least {shortest} tokens")
+    drawn_on = generator.device if generator is not None else None
     for _ in range(nbatches):
-        data = torch.randint(first, V, (batch_size, seq_len), generator=generator)
+        data = torch.randint(first, V, (batch_size, seq_len), generator=generator, device=drawn_on)
         data[:, 0] = start_symbol
         if end_symbol is not None:
-            lengths = torch.randint(1, seq_len - 1, (batch_size, 1), generator=generator)  # random tokens
-            position = torch.arange(seq_len).unsqueeze(0)  # (1, seq_len)
+            lengths = torch.randint(1, seq_len - 1, (batch_size, 1), generator=generator, device=drawn_on)
+            position = torch.arange(seq_len, device=data.device).unsqueeze(0)  # (1, seq_len)
             data = data.masked_fill(position == lengths + 1, end_symbol)
             data = data.masked_fill(position > lengths + 1, pad)
+        data = data.to(device)
         yield Batch(data, data.clone(), pad)

@@ -15,6 +15,27 @@ from transformer.model import EncoderDecoder, make_model
 from transformer.training import StepStats, rate, train_steps
 
 
+@dataclass
+class TrainingState:
+    """What a run needs besides the weights to continue exactly where it stopped.
+
+    ``CopyTask.start`` makes one; ``CopyTask.train`` advances it. Saved together with the weights (the command
+    line writes it to ``train_state.safetensors``), it lets a resumed run end bit for bit where an uninterrupted
+    one would.
+
+    Attributes:
+        optimizer: Adam, with its running moment estimates.
+        scheduler: The learning-rate schedule, a ``LambdaLR`` over ``CopyTask.learning_rate``.
+        generator: The data stream: the next batch is drawn from its current state.
+        step: Optimizer steps taken so far.
+    """
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    step: int = 0
+
+
 @dataclass(frozen=True)
 class CopyTask:
     """The copy task and a recipe that learns it.
@@ -51,30 +72,94 @@ class CopyTask:
     dropout: float = 0.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Check the recipe: a bad setting fails here, not as a crash or a silently wrong run later.
+
+        Raises:
+            ValueError: If a size or a count is below 1 (``seed`` below 0), ``factor`` is not positive,
+                ``cooldown`` is outside ``[0, 1]`` (a negative one makes the learning rate negative), ``dropout``
+                outside ``[0, 1)``, ``h`` does not divide ``d_model``, or ``vocab`` and ``seq_len`` leave no room
+                for random tokens next to the special ids.
+        """
+        for name in ("vocab", "seq_len", "steps", "batch_size", "warmup", "N", "d_model", "d_ff", "h"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
+        if not self.factor > 0:
+            raise ValueError(f"factor: expected a number > 0, got {self.factor}")
+        if not 0 <= self.cooldown <= 1:
+            raise ValueError(f"cooldown: expected a number between 0 and 1, got {self.cooldown}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: expected a number >= 0 and < 1, got {self.dropout}")
+        if self.d_model % self.h:
+            raise ValueError(f"d_model: expected a multiple of h={self.h}, got {self.d_model}")
+        specials = 3 if self.end_symbol else 2  # PAD and BOS, and EOS
+        if self.vocab <= specials:
+            raise ValueError(f"vocab: expected more than the {specials} special ids, got {self.vocab}")
+        if self.seq_len < specials:
+            raise ValueError(f"seq_len: expected at least {specials} (room for a random token), got {self.seq_len}")
+
     def build_model(self) -> EncoderDecoder:
         """A fresh model for this task, initialised from ``seed``."""
         torch.manual_seed(self.seed)
         return make_model(self.vocab, self.vocab, self.N, self.d_model, self.d_ff, self.h, self.dropout)
 
-    def train(self, model: nn.Module, rank: int = 0, world_size: int = 1) -> Iterator[StepStats]:
-        """Train ``model`` (possibly wrapped in ``DistributedDataParallel``), yielding after every step.
+    def start(self, model: nn.Module, rank: int = 0) -> TrainingState:
+        """A fresh optimizer, schedule and data stream for ``model``, at step 0.
 
-        Each process draws its own rows (its seed depends on ``rank``) and takes ``batch_size // world_size``
-        of them per step, so the global batch and the schedule do not depend on the number of processes.
+        Args:
+            model: The model to train (possibly wrapped in ``DistributedDataParallel``).
+            rank: This process's rank: each process draws its own rows (its data seed depends on ``rank``).
+
+        Returns:
+            The state ``train`` starts from.
         """
         optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.learning_rate)
-        criterion = nn.CrossEntropyLoss(reduction="sum", ignore_index=PAD)
         generator = torch.Generator().manual_seed(self.seed * 1000 + rank)
+        return TrainingState(optimizer, scheduler, generator)
+
+    def train(
+        self,
+        model: nn.Module,
+        rank: int = 0,
+        world_size: int = 1,
+        *,
+        state: TrainingState | None = None,
+        autocast: torch.dtype | None = None,
+    ) -> Iterator[StepStats]:
+        """Train ``model`` (possibly wrapped in ``DistributedDataParallel``) up to ``steps``, yielding after every step.
+
+        Each process draws its own rows (its seed depends on ``rank``) and takes ``batch_size // world_size``
+        of them per step, so the global batch and the schedule do not depend on the number of processes. The
+        batches go to the device of the model's weights.
+
+        Args:
+            model: The model, on the device to train on.
+            rank: This process's rank.
+            world_size: Number of processes.
+            state: Where to continue from (``start``'s, advanced by an earlier call or loaded from a saved run);
+                ``None`` starts afresh. Its ``step`` is kept up to date.
+            autocast: Run the forward pass under ``torch.autocast`` with this dtype (``torch.bfloat16``).
+        """
+        state = state if state is not None else self.start(model, rank)
+        criterion = nn.CrossEntropyLoss(reduction="sum", ignore_index=PAD)
         batches = data_gen(
             self.vocab,
             self.batch_size // world_size,
-            self.steps,
+            self.steps - state.step,
             self.seq_len,
             end_symbol=EOS if self.end_symbol else None,
-            generator=generator,
+            generator=state.generator,
+            device=next(model.parameters()).device,
         )
-        return train_steps(model, batches, criterion, optimizer, scheduler)
+        steps = train_steps(
+            model, batches, criterion, state.optimizer, state.scheduler, start=state.step, autocast=autocast
+        )
+        for stats in steps:
+            state.step = stats.step
+            yield stats
 
     def learning_rate(self, step: int) -> float:
         """The paper's ``rate``, brought down linearly to 0 over the last ``cooldown`` of the steps.
@@ -89,7 +174,7 @@ class CopyTask:
         """Fraction of ``n`` freshly generated rows that greedy decoding reproduces exactly.
 
         Args:
-            model: A trained model.
+            model: A trained model; the rows go to the device of its weights.
             n: Number of held-out rows.
             seed: Seed of the held-out rows (different from the training seeds).
 
@@ -99,7 +184,13 @@ class CopyTask:
         end_symbol = EOS if self.end_symbol else None
         batch = next(
             data_gen(
-                self.vocab, n, 1, self.seq_len, end_symbol=end_symbol, generator=torch.Generator().manual_seed(seed)
+                self.vocab,
+                n,
+                1,
+                self.seq_len,
+                end_symbol=end_symbol,
+                generator=torch.Generator().manual_seed(seed),
+                device=next(model.parameters()).device,
             )
         )
         model.eval()

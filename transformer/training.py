@@ -139,23 +139,32 @@ def train_steps(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    *,
+    start: int = 0,
+    autocast: torch.dtype | None = None,
 ) -> Iterator[StepStats]:
     """Train on each batch in turn, yielding after every step (the caller logs, plots or stops).
 
     Args:
         model: The model (or its ``DistributedDataParallel`` wrapper); put in training mode.
-        batches: Batches with targets.
+        batches: Batches with targets, on the model's device.
         criterion: Summed loss, as for ``compute_loss``.
         optimizer: The optimizer.
         scheduler: Stepped after every optimizer step, e.g. ``LambdaLR`` with ``rate``.
+        start: Steps already taken, when a run is resumed: the first step reported is ``start + 1``.
+        autocast: Compute the forward pass and the loss under ``torch.autocast`` with this dtype (e.g.
+            ``torch.bfloat16``); the weights, their gradients and the optimizer stay in float32. ``None``:
+            everything in the weights' dtype.
 
     Yields:
         A ``StepStats`` per batch.
     """
     model.train()
-    for step, batch in enumerate(batches, start=1):
+    for step, batch in enumerate(batches, start=start + 1):
         lr = optimizer.param_groups[0]["lr"]
-        loss = compute_loss(model, batch, criterion)
+        # Only the forward pass runs under autocast; the backward pass follows the dtypes it recorded.
+        with torch.autocast(batch.src.device.type, dtype=autocast, enabled=autocast is not None):
+            loss = compute_loss(model, batch, criterion)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
