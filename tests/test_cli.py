@@ -182,6 +182,23 @@ def test_ctrl_c_stops_with_one_line_and_leaves_the_previous_run(tmp_path, monkey
     assert files(run) == before
 
 
+def test_ctrl_c_during_the_evaluation_leaves_the_previous_run(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    before = an_old_run(run)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CopyTask, "exact_match", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        train(run, "--steps", "2", "--force")
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.splitlines() == [
+        f"python -m transformer train: interrupted at step 2 of 2; {run} was left as it was"
+    ]
+    assert files(run) == before
+
+
 def assert_same_run(a, b):
     """Two run directories hold the same weights, log, optimizer state and random number generators, bit for bit."""
     weights_a, weights_b = load_model(a / "model.safetensors"), load_model(b / "model.safetensors")

@@ -200,6 +200,8 @@ def _read_run(directory: Path) -> SavedRun:
         optimizer["state"] = {int(index): values for index, values in optimizer["state"].items()}
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: the header is not a training state of this package ({e!r})") from e
+    if not isinstance(task, dict) or sorted(task) != sorted(RECIPE):
+        raise ValueError(f"{path}: the header's task is not a CopyTask of this package: {task!r}")
     log = (directory / LOG).read_text(encoding="utf-8").splitlines(keepends=True)
     if len(log) != step:
         raise ValueError(f"{directory / LOG} has {len(log)} lines, the training state is at step {step}")
@@ -274,8 +276,6 @@ def _plan(command: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
         device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
     except ValueError as e:
         command.error(f"argument --device: {e}")
-    if args.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        command.error(f"argument --precision: expected a precision {torch.cuda.get_device_name(device)} has, got bf16")
     return Plan(
         task, out, device, args.precision, args.save_every, args.eval_size, not args.no_progress, world_size, resume
     )
@@ -394,27 +394,26 @@ def train(plan: Plan) -> dict:
     saved_step = None
     start, tokens = time.perf_counter(), 0
     steps = task.train(trained, rank, plan.world_size, state=state, autocast=PRECISIONS[plan.precision])
-    bar = tqdm(total=task.steps, initial=state.step, desc="train", disable=rank != 0 or not plan.progress, unit="step")
+    progress = {"total": task.steps, "initial": state.step, "disable": rank != 0 or not plan.progress}
     try:
-        for stats in steps:
-            bar.update()
-            tokens += stats.ntokens * plan.world_size
-            log.append(json.dumps(dataclasses.asdict(stats)) + "\n")
-            if plan.save_every is not None and stats.step % plan.save_every == 0:
-                _save(plan, model, state, log, rank)
-                saved_step = stats.step
+        with tqdm(desc="train", unit="step", **progress) as bar:
+            for stats in steps:
+                bar.update()
+                tokens += stats.ntokens * plan.world_size
+                log.append(json.dumps(dataclasses.asdict(stats)) + "\n")
+                if plan.save_every is not None and stats.step % plan.save_every == 0:
+                    _save(plan, model, state, log, rank)
+                    saved_step = stats.step
+        seconds = time.perf_counter() - start
+        in_sync = _ranks_in_sync(model) if plan.world_size > 1 else True
+        exact_match = task.exact_match(model, n=plan.eval_size, world_size=plan.world_size) if rank == 0 else None
+        if saved_step != state.step:
+            _save(plan, model, state, log, rank)
     except KeyboardInterrupt:
         kept = "was left as it was"
         if saved_step is not None:
             kept = f"holds step {saved_step}: --resume {plan.out} continues it"
         raise InterruptedRunError(f"interrupted at step {state.step} of {task.steps}; {plan.out} {kept}") from None
-    finally:
-        bar.close()
-    seconds = time.perf_counter() - start
-    in_sync = _ranks_in_sync(model) if plan.world_size > 1 else True
-    exact_match = task.exact_match(model, n=plan.eval_size) if rank == 0 else None
-    if saved_step != state.step:
-        _save(plan, model, state, log, rank)
     if plan.world_size > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -447,6 +446,9 @@ def main(argv: list[str] | None = None) -> None:
         summary = train(plan)
     except InterruptedRunError as e:
         print(f"{train_parser.prog}: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:  # before the first step
+        print(f"{train_parser.prog}: interrupted; {plan.out} was left as it was", file=sys.stderr, flush=True)
         raise SystemExit(130) from None
     if summary:
         print(json.dumps(summary), file=sys.stdout, flush=True)
