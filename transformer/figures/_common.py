@@ -97,6 +97,21 @@ def figure_html(fig: Figure, alt: str) -> str:
     return f'<figure class="book-figure"><img src="data:image/svg+xml;base64,{data}" alt="{alt}"></figure>'
 
 
+def training_code_digest() -> str:
+    """A hash of torch's version and of the package modules a training run executes.
+
+    A cached run (a model, a loss curve) is reused only while this is unchanged: a recipe is not enough, since a change
+    to the loss or to a layer trains a different model from the same recipe. Every top-level module of ``transformer``
+    counts except the command line, which no figure runs; the figures' own code does not.
+    """
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(Path(__file__).resolve().parents[1].glob("*.py")):
+        if path.name not in ("cli.py", "__main__.py"):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def cache_dir() -> Path:
     """Where trained models for figures are kept: ``$TRANSFORMER_BOOK_CACHE`` or ``./.cache/transformer-book``."""
     return Path(os.environ.get("TRANSFORMER_BOOK_CACHE", Path.cwd() / ".cache" / "transformer-book"))
@@ -113,7 +128,7 @@ def cached_copy_model(
 
     The recipe is 64 rows per batch with the paper's schedule (``CopyTask`` with ``batch_size=64, factor=1.0,
     cooldown=0``); the Annotated Transformer's copy example uses 30 rows (2018) and 80 (2022). The cache key covers
-    every argument, so changing it retrains.
+    every argument and the training code (``training_code_digest``), so changing either retrains.
     Training is seeded, so the same arguments and the same number of threads give the same model.
 
     Args:
@@ -131,7 +146,9 @@ def cached_copy_model(
         vocab=V, seq_len=seq_len, steps=steps, seed=seed, batch_size=64, factor=1.0, cooldown=0.0, **model_kwargs
     )
     # Threads change the order of float sums, hence the run: they are part of the recipe.
-    recipe = json.dumps({**dataclasses.asdict(task), "threads": torch.get_num_threads()}, sort_keys=True)
+    recipe = json.dumps(
+        {**dataclasses.asdict(task), "threads": torch.get_num_threads(), "code": training_code_digest()}, sort_keys=True
+    )
     path = cache_dir() / f"copy-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.safetensors"
     if path.is_file():
         return load_model(path)

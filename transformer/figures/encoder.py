@@ -12,7 +12,14 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from torch import Tensor, nn
 
 from transformer.data import PAD, data_gen
-from transformer.figures._common import cache_dir, cached_copy_model, layer_frame, localized, new_figure
+from transformer.figures._common import (
+    cache_dir,
+    cached_copy_model,
+    layer_frame,
+    localized,
+    new_figure,
+    training_code_digest,
+)
 from transformer.masks import padding_mask, subsequent_mask
 from transformer.model import EncoderDecoder, make_model
 from transformer.training import train_steps
@@ -205,8 +212,12 @@ def norm_placement_losses(recipe: NormPlacementRecipe | None = None) -> dict[str
         ``{"pre-LN": losses, "post-LN": losses}``, one loss per step.
     """
     recipe = NormPlacementRecipe() if recipe is None else recipe
-    # Threads change the order of float sums, hence the run: they are part of the key (as in cached_copy_model).
-    key = json.dumps({**dataclasses.asdict(recipe), "threads": torch.get_num_threads()}, sort_keys=True)
+    # Threads change the order of float sums, hence the run: they are part of the key, with the training code (as in
+    # cached_copy_model).
+    key = json.dumps(
+        {**dataclasses.asdict(recipe), "threads": torch.get_num_threads(), "code": training_code_digest()},
+        sort_keys=True,
+    )
     path = cache_dir() / f"norm-placement-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():
         return json.loads(path.read_text())
