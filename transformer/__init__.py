@@ -16,7 +16,7 @@ from transformer.layers import LayerNorm, PositionwiseFeedForward, SublayerConne
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder, Generator, ModelConfig, make_model
 from transformer.positional import PositionalEncoding, sinusoid_table
-from transformer.tasks import CopyTask
+from transformer.tasks import CopyTask, TrainingState
 from transformer.training import LabelSmoothing, StepStats, compute_loss, rate, train_steps
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "PositionwiseFeedForward",
     "StepStats",
     "SublayerConnection",
+    "TrainingState",
     "attention",
     "clones",
     "compute_loss",
