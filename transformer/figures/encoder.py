@@ -228,7 +228,7 @@ def norm_placement_losses(recipe: NormPlacementRecipe | None = None) -> dict[str
             11, 11, N=recipe.N, d_model=recipe.d_model, d_ff=2 * recipe.d_model, h=4, dropout=0.0, norm_first=norm_first
         )
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98), eps=1e-9)
-        criterion = nn.CrossEntropyLoss(reduction="sum", ignore_index=PAD)
+        criterion = nn.NLLLoss(reduction="sum", ignore_index=PAD)  # the generator returns log-probabilities
         batches = data_gen(11, recipe.batch_size, recipe.steps, generator=torch.Generator().manual_seed(recipe.seed))
         losses[name] = [stats.loss for stats in train_steps(model, batches, criterion, optimizer)]
     path.parent.mkdir(parents=True, exist_ok=True)
