@@ -28,6 +28,16 @@ class TrainingState:
         scheduler: The learning-rate schedule, a ``LambdaLR`` over ``CopyTask.learning_rate``.
         generator: The data stream: the next batch is drawn from its current state.
         step: Optimizer steps taken so far.
+
+    Examples:
+        >>> task = CopyTask(steps=4, batch_size=8, N=1, d_model=16, d_ff=32, h=2)
+        >>> model = task.build_model()
+        >>> state = task.start(model)
+        >>> steps = task.train(model, state=state)
+        >>> next(steps).step, next(steps).step, state.step
+        (1, 2, 2)
+        >>> [stats.step for stats in task.train(model, state=state)]  # a new call continues where it stopped
+        [3, 4]
     """
 
     optimizer: torch.optim.Optimizer
