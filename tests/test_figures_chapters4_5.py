@@ -4,11 +4,14 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from transformer import make_model, sinusoid_table
 from transformer.figures import figure_html
+from transformer.figures._common import training_code_digest
 from transformer.figures.attention import (
     gradient_paths,
     input_gradients,
@@ -111,3 +114,17 @@ def test_figures_reject_an_unknown_language():
         encoding_heatmap(lang="fr")
     with pytest.raises(ValueError, match=r"lang: expected one of \('en', 'zh'\), got 'de'"):
         mask_heatmaps(lang="de")
+
+
+def test_training_code_digest_follows_the_code_that_trains_the_cached_models(monkeypatch):
+    """A cached model is retrained when the loss or a layer changes, not when the command line does."""
+    before = training_code_digest()
+    read_bytes = Path.read_bytes
+
+    def digest_after_editing(name: str) -> str:
+        monkeypatch.setattr(Path, "read_bytes", lambda path: read_bytes(path) + (b"#" if path.name == name else b""))
+        return training_code_digest()
+
+    assert digest_after_editing("training.py") != before
+    assert digest_after_editing("attention.py") != before
+    assert digest_after_editing("cli.py") == before
