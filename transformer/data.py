@@ -108,6 +108,7 @@ def data_gen(
         data = torch.randint(first, V, (batch_size, seq_len), generator=generator, device=drawn_on)
         data[:, 0] = start_symbol
         if end_symbol is not None:
+            # How many random tokens each row keeps, (batch_size, 1).
             lengths = torch.randint(1, seq_len - 1, (batch_size, 1), generator=generator, device=drawn_on)
             position = torch.arange(seq_len, device=data.device).unsqueeze(0)  # (1, seq_len)
             data = data.masked_fill(position == lengths + 1, end_symbol)
