@@ -1,4 +1,4 @@
-"""The figures of chapters 6 and 7 (the encoder, training): they draw what the pages say they draw."""
+"""The figures of chapters 6 and 8 (the encoder, training): they draw what the pages say they draw."""
 
 import contextlib
 import dataclasses
@@ -117,7 +117,7 @@ def test_norm_placement_curves_plot_both_runs(lang, private_cache):
     assert dataclasses.asdict(recipe)["N"] == 2
 
 
-# Chapter 7: the training run, its schedule and its loss curve.
+# Chapter 8: the training run, its schedule and its loss curve.
 
 TINY_TASK = CopyTask(steps=12, batch_size=4, warmup=5, factor=1.0, cooldown=0.0, N=1, d_model=8, d_ff=16, h=2)
 
@@ -165,7 +165,7 @@ def test_loss_curve_draws_every_step(lang, private_cache):
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [s.lr * 1000 for s in log])
 
 
-def test_the_loop_of_chapter_7_is_the_run_behind_its_figures_and_its_cached_model():
+def test_the_loop_of_chapter_8_is_the_run_behind_its_figures_and_its_cached_model():
     """The page trains with an explicit loop; later blocks and the figures use CopyTask. They must agree."""
     # What cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True, seed=3) trains:
     cached_recipe = CopyTask(
@@ -182,7 +182,7 @@ def test_the_loop_of_chapter_7_is_the_run_behind_its_figures_and_its_cached_mode
         end_symbol=True,
     )
     assert cached_recipe == CHAPTER_TASK
-    blocks = [b for b in extract_from_file(DOCS / "decoder.md") if b.syntax == "python" and "train_steps(" in b.code]
+    blocks = [b for b in extract_from_file(DOCS / "training.md") if b.syntax == "python" and "train_steps(" in b.code]
     assert len(blocks) == 1, "the chapter has one training loop"
     namespace: dict = {}
     with contextlib.redirect_stdout(io.StringIO()) as printed:

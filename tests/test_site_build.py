@@ -88,7 +88,7 @@ def test_the_home_page_has_the_linked_architecture_figure(site: SiteBuild) -> No
     for lang in LANGUAGES:
         parsed = parse_html(site.page("" if lang == "en" else f"{lang}/"))
         svg_links = {url for tag, _, url in parsed.urls if tag == "a" and not url.startswith(("#", "http"))}
-        for chapter in ("tensors/", "autograd/", "embeddings/", "positional-encoding/", "attention/"):
+        for chapter in ("tensors/", "autograd/", "embeddings/", "positional-encoding/", "attention/", "training/"):
             assert chapter in svg_links, f"{lang} home page: no link to {chapter}"
 
 

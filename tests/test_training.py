@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer import BOS, CopyTask, LabelSmoothing, compute_loss, data_gen, make_model, rate, train_steps
+from transformer import BOS, EOS, PAD, CopyTask, LabelSmoothing, compute_loss, data_gen, make_model, rate, train_steps
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.4])
@@ -129,3 +129,70 @@ def test_a_training_state_continues_the_run_exactly():
 def test_copy_task_rejects_a_bad_recipe(setting, message):
     with pytest.raises(ValueError, match=message):
         CopyTask(**setting)
+
+
+def test_nll_loss_on_log_probabilities_is_cross_entropy_on_logits():
+    """The generator returns log-probabilities: NLLLoss takes them, CrossEntropyLoss takes the logits before them."""
+    torch.manual_seed(0)
+    model = make_model(11, 11, N=1, d_model=16, d_ff=32, h=2, dropout=0.0)
+    batch = next(data_gen(11, 4, 1, end_symbol=EOS, generator=torch.Generator().manual_seed(0)))
+    nll = compute_loss(model, batch, nn.NLLLoss(reduction="sum", ignore_index=PAD))
+    out = model(batch.src, batch.tgt, batch.src_mask, batch.tgt_mask)
+    logits = model.generator.proj(out).reshape(-1, 11)
+    cross_entropy = nn.CrossEntropyLoss(reduction="sum", ignore_index=PAD)(logits, batch.tgt_y.reshape(-1))
+    torch.testing.assert_close(nll, cross_entropy / batch.ntokens)
+    smoothed = compute_loss(model, batch, LabelSmoothing(11, PAD, smoothing=0.0))
+    torch.testing.assert_close(smoothed, nll)  # no smoothing: the KL divergence to a one-hot target is the NLL
+
+
+def test_copy_task_trains_with_nll_loss(monkeypatch):
+    import transformer.tasks
+
+    criteria = []
+
+    def spy(model, batches, criterion, *args, **kwargs):
+        criteria.append(criterion)
+        return train_steps(model, batches, criterion, *args, **kwargs)
+
+    monkeypatch.setattr(transformer.tasks, "train_steps", spy)
+    task = CopyTask(steps=1, batch_size=2, N=1, d_model=8, d_ff=16, h=2)
+    list(task.train(task.build_model()))
+    assert [type(c) for c in criteria] == [nn.NLLLoss] and criteria[0].ignore_index == PAD
+
+
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_held_out_rows_are_none_of_the_rows_training_showed(monkeypatch, world_size):
+    """Record the rows each process really trains on; the held-out rows must avoid every one of them."""
+    import transformer.tasks
+
+    shown = set()
+
+    def recording(*args, **kwargs):
+        for batch in data_gen(*args, **kwargs):
+            shown.update(map(tuple, batch.src.tolist()))
+            yield batch
+
+    monkeypatch.setattr(transformer.tasks, "data_gen", recording)
+    # Rows of random length over a small vocabulary: short rows repeat, as in chapter 8.
+    task = CopyTask(vocab=6, seq_len=6, end_symbol=True, steps=20, batch_size=32, N=1, d_model=8, d_ff=16, h=2)
+    for rank in range(world_size):
+        list(task.train(task.build_model(), rank, world_size))
+    monkeypatch.undo()
+    assert task.training_rows(world_size) == shown
+    rows = task.held_out(200, seed=1, world_size=world_size)
+    assert rows.shape == (200, 6)
+    assert not shown & set(map(tuple, rows.tolist()))
+    drawn = next(data_gen(6, 200, 1, 6, end_symbol=EOS, generator=torch.Generator().manual_seed(1))).src
+    assert shown & set(map(tuple, drawn.tolist())), "the plain draw leaks: the test would prove nothing"
+    # Rows of the first draw that training never showed come first, in their order.
+    unseen = [row for row in drawn.tolist() if tuple(row) not in shown]
+    assert rows[: len(unseen)].tolist() == unseen
+
+
+def test_held_out_errors():
+    task = CopyTask(vocab=4, seq_len=4, end_symbol=True, steps=50, batch_size=8, N=1, d_model=8, d_ff=16, h=2)
+    with pytest.raises(ValueError, match="n: expected an integer >= 1, got 0"):
+        task.held_out(0)
+    # One random symbol and rows of one or two tokens: 2 possible rows, both in 400 training rows.
+    with pytest.raises(ValueError, match="training shows all 2 possible rows, none is left to hold out"):
+        task.held_out(10)

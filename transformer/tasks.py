@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
-from transformer.data import BOS, EOS, PAD, data_gen
+from transformer.data import BOS, EOS, PAD, Batch, data_gen
 from transformer.decoding import greedy_decode
 from transformer.model import EncoderDecoder, make_model
 from transformer.training import StepStats, rate, train_steps
@@ -154,7 +154,8 @@ class CopyTask:
             autocast: Run the forward pass under ``torch.autocast`` with this dtype (``torch.bfloat16``).
         """
         state = state if state is not None else self.start(model, rank)
-        criterion = nn.CrossEntropyLoss(reduction="sum", ignore_index=PAD)
+        # The generator returns log-probabilities: NLLLoss takes them as they are (CrossEntropyLoss expects logits).
+        criterion = nn.NLLLoss(reduction="sum", ignore_index=PAD)
         batches = data_gen(
             self.vocab,
             self.batch_size // world_size,
@@ -180,29 +181,87 @@ class CopyTask:
         remaining = (self.steps - step) / (self.cooldown * self.steps) if self.cooldown else 1.0
         return rate(step, self.d_model, self.factor, self.warmup) * min(1.0, remaining)
 
-    def exact_match(self, model: EncoderDecoder, n: int = 1000, seed: int = 12345) -> float:
-        """Fraction of ``n`` freshly generated rows that greedy decoding reproduces exactly.
+    def training_rows(self, world_size: int = 1) -> set[tuple[int, ...]]:
+        """Every row that ``train`` shows the model, over all ``world_size`` processes, as tuples of ids.
+
+        The data stream is seeded, so it is drawn again here without any training: ``steps × batch_size`` rows.
+
+        Args:
+            world_size: Number of processes the model is trained on (each draws its own rows).
+
+        Returns:
+            The distinct rows, each a tuple of ``seq_len`` ids.
+        """
+        end_symbol = EOS if self.end_symbol else None
+        rows: set[tuple[int, ...]] = set()
+        for rank in range(world_size):
+            generator = torch.Generator().manual_seed(self.seed * 1000 + rank)  # the stream ``start`` draws from
+            batches = data_gen(
+                self.vocab,
+                self.batch_size // world_size,
+                self.steps,
+                self.seq_len,
+                end_symbol=end_symbol,
+                generator=generator,
+            )
+            for batch in batches:
+                rows.update(map(tuple, batch.src.tolist()))
+        return rows
+
+    def held_out(self, n: int = 1000, seed: int = 12345, world_size: int = 1) -> Tensor:
+        """``n`` rows drawn with ``seed`` that training never showed the model.
+
+        Another seed does not make other rows: with ``end_symbol``, short rows are few (8 of one token with the
+        default vocabulary) and the training stream holds every one of them. Rows found in ``training_rows`` are
+        dropped, and more are drawn until ``n`` remain, so a score on them measures copying, not memory.
+
+        Args:
+            n: Number of rows.
+            seed: Seed of the draw.
+            world_size: Number of processes the model was trained on.
+
+        Returns:
+            ``(n, seq_len)`` ids on the CPU, none of them a row of the training stream.
+
+        Raises:
+            ValueError: If ``n`` is below 1, or the training stream holds every possible row.
+        """
+        if n < 1:
+            raise ValueError(f"n: expected an integer >= 1, got {n}")
+        seen = self.training_rows(world_size)
+        end_symbol = EOS if self.end_symbol else None
+        symbols = self.vocab - (3 if self.end_symbol else 2)  # ids left for random tokens
+        lengths = range(1, self.seq_len - 1) if self.end_symbol else [self.seq_len - 1]
+        possible = sum(symbols**length for length in lengths)
+        if len(seen) >= possible:
+            raise ValueError(
+                f"vocab={self.vocab}, seq_len={self.seq_len}: training shows all {possible} possible rows, "
+                "none is left to hold out"
+            )
+        generator = torch.Generator().manual_seed(seed)
+        kept: list[Tensor] = []
+        found = 0
+        while found < n:
+            rows = next(data_gen(self.vocab, n, 1, self.seq_len, end_symbol=end_symbol, generator=generator)).src
+            unseen = rows[torch.tensor([tuple(row) not in seen for row in rows.tolist()])]
+            kept.append(unseen)
+            found += len(unseen)
+        return torch.cat(kept)[:n]
+
+    def exact_match(self, model: EncoderDecoder, n: int = 1000, seed: int = 12345, world_size: int = 1) -> float:
+        """Fraction of ``n`` held-out rows (``held_out``: none seen in training) that greedy decoding copies exactly.
 
         Args:
             model: A trained model; the rows go to the device of its weights.
             n: Number of held-out rows.
-            seed: Seed of the held-out rows (different from the training seeds).
+            seed: Seed of the held-out rows.
+            world_size: Number of processes the model was trained on.
 
         Returns:
             A number between 0 and 1.
         """
         end_symbol = EOS if self.end_symbol else None
-        batch = next(
-            data_gen(
-                self.vocab,
-                n,
-                1,
-                self.seq_len,
-                end_symbol=end_symbol,
-                generator=torch.Generator().manual_seed(seed),
-                device=next(model.parameters()).device,
-            )
-        )
+        batch = Batch(self.held_out(n, seed, world_size).to(next(model.parameters()).device))
         model.eval()
         out = greedy_decode(model, batch.src, batch.src_mask, self.seq_len, BOS, end_symbol)
         out = F.pad(out, (0, self.seq_len - out.size(1)), value=PAD)  # decoding may stop early

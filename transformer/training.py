@@ -103,8 +103,10 @@ def compute_loss(model: nn.Module, batch: Batch, criterion: nn.Module) -> Tensor
         model: The model, possibly wrapped in ``DistributedDataParallel`` (its ``generator`` is then found on
             ``model.module``).
         batch: A ``Batch`` with targets.
-        criterion: Summed loss on ``(n, vocab)`` log-probabilities and ``(n,)`` targets: ``LabelSmoothing`` or
-            ``nn.CrossEntropyLoss(reduction="sum", ignore_index=pad, label_smoothing=...)``.
+        criterion: Summed loss on ``(n, vocab)`` log-probabilities (what the generator returns) and ``(n,)``
+            targets: ``LabelSmoothing`` or ``nn.NLLLoss(reduction="sum", ignore_index=pad)``. Not
+            ``nn.CrossEntropyLoss``: it expects logits and would apply ``log_softmax`` a second time (harmless
+            only because ``log_softmax`` of log-probabilities changes nothing).
 
     Returns:
         Scalar: the summed loss divided by ``batch.ntokens``.

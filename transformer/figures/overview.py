@@ -92,8 +92,13 @@ CHAPTERS = (
     ),
     Chapter(
         "decoder",
-        "The causal decoder, cross-attention to the memory, training on the copy task, greedy decoding.",
-        "带因果掩码的解码器、对记忆的交叉注意力、在复制任务上训练，以及贪心解码。",
+        "The causal decoder, cross-attention to the memory, the generator; the whole model, its parameters, dropout.",
+        "带因果掩码的解码器、对记忆的交叉注意力、生成器；完整的模型、它的参数和 dropout。",
+    ),
+    Chapter(
+        "training",
+        "Training on the copy task, greedy decoding, held-out data, checkpoints, the command line and torchrun.",
+        "在复制任务上训练、贪心解码、留出集、检查点、命令行与 torchrun。",
     ),
 )
 
@@ -385,7 +390,9 @@ def architecture_figure(lang: Lang = "en") -> Figure:
     arrow((dec, 9.3), (dec, 9.6))
     box(dec, 9.9, width, height, text["generator"], "decoder", "#cfd8dc")
     arrow((dec, 10.2), (dec, 10.55))
-    ax.text(dec, 10.8, text["output"], ha="center", va="center", fontsize=8.5, style="italic")
+    # The next token is what training (teacher forcing) and decoding (fed back as input) are about: chapter 8.
+    output = ax.text(dec, 10.8, text["output"], ha="center", va="center", fontsize=8.5, style="italic")
+    output.set_url("training/")
 
     ax.text(0.2, -0.55, text["foundations"], ha="left", va="center", fontsize=8.5, weight="bold")
     box(4.0, -0.55, 2.6, 0.55, text["tensors"], "tensors", "#eceff1")

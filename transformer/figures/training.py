@@ -1,4 +1,4 @@
-"""Figures of chapter 7: the learning-rate schedule and the loss curve of the chapter's training run."""
+"""Figures of chapter 8: the learning-rate schedule and the loss curve of the chapter's training run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from transformer.figures._common import cache_dir, localized, new_figure
 from transformer.tasks import CopyTask
 from transformer.training import StepStats, rate
 
-# The run chapter 7 trains in the page: rows of random length ending in EOS, one layer, d_model = 32, the paper's
+# The run chapter 8 trains in the page: rows of random length ending in EOS, one layer, d_model = 32, the paper's
 # schedule with 100 warm-up steps, 300 steps of 64 rows, seed 3 (with one thread, seeds 1 and 3 of 0-9 end copying
 # every held-out row; the page says so). ``cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True,
 # seed=3)`` trains the same model.
