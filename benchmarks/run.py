@@ -180,14 +180,14 @@ def bench_train_step(repeats: int) -> dict:
 
 
 def bench_decode(repeats: int) -> dict:
-    """Greedy decoding with cached keys/values vs recomputing the prefix, for 32/128/512 new tokens."""
+    """Greedy decoding with cached keys/values vs recomputing the prefix, for 32/128/512/1024 new tokens."""
     header("Greedy decoding, batch 8, src_len 32 (make_model N=2, d_model 256)", "full recompute", "cached")
     torch.manual_seed(0)
-    model = make_model(1000, 1000, N=2, d_model=256, d_ff=1024, h=8, max_len=1024).eval()
+    model = make_model(1000, 1000, N=2, d_model=256, d_ff=1024, h=8, max_len=1025).eval()
     src = torch.randint(3, 1000, (8, 32))
     mask = padding_mask(src, 0)
     results = {}
-    for new_tokens in (32, 128, 512):
+    for new_tokens in (32, 128, 512, 1024):
         cached = lambda n=new_tokens: greedy_decode(model, src, mask, n + 1, BOS)  # noqa: E731
         full = lambda n=new_tokens: greedy_decode(model, src, mask, n + 1, BOS, use_cache=False)  # noqa: E731
         assert torch.equal(cached(), full()), "cached decoding must give the same tokens"
