@@ -115,6 +115,10 @@ def refused(capsys, argv):
             ["--seq-len", "2", "--end-symbol"],
             "argument --seq-len: expected at least 3 (room for a random token), got 2",
         ),
+        (
+            ["--vocab", "4", "--seq-len", "3"],
+            "vocab=4, seq_len=3: training shows all 4 possible rows, none is left to hold out",
+        ),
         (["--precision", "fp8"], "argument --precision: invalid choice: 'fp8' (choose from fp32, bf16)"),
     ],
 )

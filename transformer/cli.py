@@ -261,6 +261,10 @@ def _plan(command: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
         command.error(
             f"argument --batch-size: expected a multiple of the {world_size} processes, got {task.batch_size}"
         )
+    try:  # the evaluation's rows, drawn now so that a recipe with none to hold out fails before it trains
+        task.held_out(args.eval_size, world_size=world_size)
+    except ValueError as e:
+        command.error(str(e))
     out = args.out if args.out is not None else args.resume
     if out is None:
         command.error("the following arguments are required: --out (or --resume)")
