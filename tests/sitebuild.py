@@ -3,7 +3,11 @@
 Each site test module has a session fixture returning `build_site()`; the cache makes every module get the same
 build. The site goes to a fresh temporary folder, removed at exit (several people may run the tests in one tree at
 once: a shared folder would be cleaned under a running browser test); the build's time and size are written to
-`test-artifacts/site-metrics.json` (git-ignored).
+`test-artifacts/site-metrics.json` (git-ignored), which the browser test completes with each language's heaviest
+first visit.
+
+`BOOK_SITE=<folder>` makes the tests look at a site built before instead of building one (to see a new test fail on
+an older build, or to rerun the browser test without rebuilding).
 """
 
 from __future__ import annotations
@@ -53,9 +57,19 @@ def site_path(page: Path, lang: str) -> str:
     return path if lang == "en" else f"{lang}/{path}"
 
 
+def write_metrics(**metrics: object) -> None:
+    """Add entries to `test-artifacts/site-metrics.json`, keeping the others."""
+    path = ARTIFACTS / "site-metrics.json"
+    ARTIFACTS.mkdir(exist_ok=True)
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**recorded, **metrics}, indent=2, ensure_ascii=False) + "\n")
+
+
 @functools.cache
 def build_site() -> SiteBuild:
     """Build the site once (strict: any warning fails), recording the time and the size."""
+    if os.environ.get("BOOK_SITE"):
+        return SiteBuild(Path(os.environ["BOOK_SITE"]), 0, "(built before: BOOK_SITE)", 0.0)
     ARTIFACTS.mkdir(exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix="transformer-book-site-"))
     atexit.register(shutil.rmtree, site, ignore_errors=True)
@@ -67,13 +81,12 @@ def build_site() -> SiteBuild:
     build = SiteBuild(site, result.returncode, result.stdout + result.stderr, seconds)
     if result.returncode == 0:
         files = [p for p in site.rglob("*") if p.is_file()]
-        metrics = {
-            "build_seconds": round(seconds, 1),
-            "site_bytes": sum(p.stat().st_size for p in files),
-            "site_files": len(files),
-            "html_pages": sum(p.suffix == ".html" for p in files),
-        }
-        (ARTIFACTS / "site-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_metrics(
+            build_seconds=round(seconds, 1),
+            site_bytes=sum(p.stat().st_size for p in files),
+            site_files=len(files),
+            html_pages=sum(p.suffix == ".html" for p in files),
+        )
     return build
 
 

@@ -1,0 +1,83 @@
+// A figure opens full size when clicked, tapped, or activated with Enter or Space.
+//
+// On a phone a figure is squeezed to the width of the text, and the labels of a many-panel figure shrink to a few
+// pixels. Full size is the size the figure was drawn at, or larger if its smallest label would be under 10 px
+// there: the dialog shows it at that size, scrolling if it is wider than the screen, and closes with its button,
+// Escape or a click beside the figure. Links inside a figure (the architecture figure's boxes) still open their
+// chapter.
+(() => {
+  const labels = {
+    en: { open: "Open the figure full size", close: "Close" },
+    zh: { open: "查看大图", close: "关闭" },
+  };
+  const text = labels[document.documentElement.lang] || labels.en;
+
+  const dialog = document.createElement("dialog");
+  dialog.className = "book-zoom";
+  const close = document.createElement("button");
+  close.className = "book-zoom__close";
+  close.type = "button";
+  close.textContent = "×";
+  close.setAttribute("aria-label", text.close);
+  close.addEventListener("click", () => dialog.close());
+  // A click on the backdrop lands on the dialog itself, not on the figure inside it.
+  dialog.addEventListener("click", (event) => {
+    if (event.target === dialog) dialog.close();
+  });
+  dialog.addEventListener("close", () => dialog.replaceChildren());
+  document.body.append(dialog);
+
+  const LABEL_PX = 10;
+
+  // The SVG behind a figure: inline, or the image's data: URI (matplotlib writes its labels as <text>, sized in the
+  // units of the viewBox).
+  const svgOf = (figure) => {
+    if (!(figure instanceof HTMLImageElement)) return figure;
+    const [header, data] = figure.src.split(",");
+    if (!header.startsWith("data:image/svg+xml")) return null;
+    const text = header.endsWith(";base64") ? atob(data) : decodeURIComponent(data);
+    return new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+  };
+
+  // The width to show a figure at: as drawn, or wider so that its smallest label is LABEL_PX.
+  const fullWidth = (figure) => {
+    const drawn = figure instanceof HTMLImageElement ? figure.naturalWidth : figure.width.baseVal.value;
+    const svg = svgOf(figure);
+    const units = svg?.viewBox.baseVal?.width;
+    const sizes = [...(svg?.querySelectorAll("text") || [])]
+      .map((text) => parseFloat(text.style.fontSize || text.getAttribute("font-size") || getComputedStyle(text).fontSize))
+      .filter((size) => size > 0);
+    if (!units || !sizes.length) return drawn;
+    return Math.max(drawn, (units * LABEL_PX) / Math.min(...sizes));
+  };
+
+  const open = (figure) => {
+    const copy = figure.cloneNode(true);
+    copy.removeAttribute("tabindex");
+    copy.removeAttribute("role");
+    copy.style.width = `${fullWidth(figure)}px`;
+    const frame = document.createElement("div");
+    frame.className = "book-zoom__frame";
+    frame.append(copy);
+    dialog.replaceChildren(close, frame);
+    dialog.showModal();
+  };
+
+  for (const figure of document.querySelectorAll(".book-figure img, .book-figure svg")) {
+    figure.classList.add("book-zoomable");
+    figure.setAttribute("title", text.open);
+    if (figure instanceof HTMLImageElement) {
+      figure.tabIndex = 0;
+      figure.setAttribute("role", "button");
+    }
+    figure.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) open(figure);
+    });
+    figure.addEventListener("keydown", (event) => {
+      if ((event.key === "Enter" || event.key === " ") && event.target === figure) {
+        event.preventDefault();
+        open(figure);
+      }
+    });
+  }
+})();
