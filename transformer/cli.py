@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -62,14 +63,14 @@ def _integer(low: int) -> Callable[[str], int]:
 
 
 def _number(fits: Callable[[float], bool], expected: str) -> Callable[[str], float]:
-    """An argparse ``type``: a float for which ``fits`` holds (``nan`` never does)."""
+    """An argparse ``type``: a finite float for which ``fits`` holds."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = None
-        if value is None or not fits(value):
+        if value is None or not math.isfinite(value) or not fits(value):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
         return value
 
@@ -84,10 +85,10 @@ RECIPE_TYPES = {
     "dropout": _number(lambda x: 0 <= x < 1, "a number >= 0 and < 1"),
 }
 RECIPE = [field.name for field in dataclasses.fields(CopyTask)]
-# The help of each setting is the line that documents it in CopyTask's docstring, as argparse writes help.
+# The help of each setting is the line that documents it in CopyTask's docstring (none under python -OO).
 RECIPE_HELP = {
     name: text[0].lower() + text[1:].rstrip(".").replace("``", "")
-    for name, text in re.findall(r"^ {8}(\w+): (.+)$", CopyTask.__doc__.split("Attributes:")[1], re.MULTILINE)
+    for name, text in re.findall(r"^ {8}(\w+): (.+)$", (CopyTask.__doc__ or "").partition("Attributes:")[2], re.M)
 }
 
 
@@ -97,7 +98,7 @@ def _flag(name: str) -> str:
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The parser of ``python -m transformer`` and that of its ``train`` command."""
-    parser = argparse.ArgumentParser(prog="python -m transformer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m transformer", description="The transformer package's commands.")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a toy task, save it and evaluate it")
     train.add_argument("--task", choices=["copy"], required=True, help="the toy task")
@@ -127,7 +128,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             kind = {"type": RECIPE_TYPES.get(name, _integer(1))}
         # SUPPRESS: an option left out is absent from the namespace, so --resume can tell it from one given.
         recipe.add_argument(
-            _flag(name), **kind, default=argparse.SUPPRESS, help=f"{RECIPE_HELP[name]} (default: {default})"
+            _flag(name), **kind, default=argparse.SUPPRESS, help=f"{RECIPE_HELP.get(name, name)} (default: {default})"
         )
     return parser, train
 
