@@ -108,6 +108,7 @@ def refused(capsys, argv):
         (["--save-every", "0"], "argument --save-every: expected an integer >= 1, got 0"),
         (["--dropout", "nan"], "argument --dropout: expected a number >= 0 and < 1, got nan"),
         (["--factor", "0"], "argument --factor: expected a number > 0, got 0"),
+        (["--factor", "inf"], "argument --factor: expected a number > 0, got inf"),
         (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
         (["--d-model", "30", "--h", "4"], "argument --d-model: expected a multiple of h=4, got 30"),
         (["--vocab", "3", "--end-symbol"], "argument --vocab: expected more than the 3 special ids, got 3"),
