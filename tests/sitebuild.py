@@ -16,6 +16,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 ARTIFACTS = ROOT / "test-artifacts"
 LANGUAGES = ("en", "zh")
+# Where the site says it is deployed (mkdocs.yml's site_url): its canonical URLs and sitemap name this address.
+SITE_URL = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.MULTILINE)[1]
 
 
 @dataclass(frozen=True)

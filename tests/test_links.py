@@ -6,11 +6,9 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from sitebuild import SiteBuild, parse_html
+from sitebuild import SITE_URL, SiteBuild, parse_html
 
 pytestmark = pytest.mark.site
-
-SITE_URL = "http://127.0.0.1:8000/"
 
 
 def resolve(site: Path, url: str) -> Path | None:

@@ -7,7 +7,7 @@ import re
 from urllib.parse import urljoin
 
 import pytest
-from sitebuild import LANGUAGES, SiteBuild, build_site, parse_html, site_path, source_pages
+from sitebuild import LANGUAGES, SITE_URL, SiteBuild, build_site, parse_html, site_path, source_pages
 
 import transformer
 
@@ -53,8 +53,8 @@ def test_no_resource_is_loaded_from_another_host(site: SiteBuild) -> None:
     for html_file in site.site.rglob("*.html"):
         for tag, attribute, url in parse_html(html_file).urls:
             if tag != "a" and re.match(r"(https?:)?//", url):
-                # <link rel=canonical/alternate> name this site (site_url); every resource must come from it.
-                assert url.startswith("http://127.0.0.1:8000/"), f"{html_file}: <{tag} {attribute}={url}>"
+                # <link rel=canonical> names this site (site_url); every resource must come from it.
+                assert url.startswith(SITE_URL), f"{html_file}: <{tag} {attribute}={url}>"
     for css in site.site.rglob("*.css"):
         assert not re.search(r"url\((['\"]?)(https?:)?//", css.read_text(encoding="utf-8")), css
     assert "fonts.googleapis.com" not in site.page("").read_text(encoding="utf-8")
@@ -75,7 +75,7 @@ def test_every_figure_has_alt_text_in_the_pages_language(site: SiteBuild, lang: 
     figures = 0
     for page in source_pages():
         parsed = parse_html(site.page(site_path(page, lang)))
-        labels = [alt for src, alt in parsed.images if src.startswith("data:image/svg")] + parsed.svg_labels
+        labels = [alt for src, alt in parsed.images if "assets/figures/" in src] + parsed.svg_labels
         for label in labels:
             where = f"{site_path(page, lang)}: figure"
             assert label and label.strip(), f"{where} without alt text"
@@ -101,14 +101,68 @@ def test_api_reference_documents_every_public_name(site: SiteBuild) -> None:
         assert missing == [], f"{lang} API pages do not render: {missing}"
 
 
+def search_index(site: SiteBuild, lang: str) -> dict:
+    folder = "" if lang == "en" else f"{lang}/"
+    return json.loads((site.site / folder / "search/search_index.json").read_text(encoding="utf-8"))
+
+
 def test_search_index_holds_segmented_chinese(site: SiteBuild) -> None:
-    index = json.loads((site.site / "search/search_index.json").read_text(encoding="utf-8"))
+    index = search_index(site, "zh")
     assert index["config"]["lang"] == ["en", "zh"]
     assert "\\u200b" in index["config"]["separator"]
-    chinese = [doc for doc in index["docs"] if doc["location"].startswith("zh/")]
-    assert chinese, "no Chinese page in the search index"
-    # jieba's segmentation shows as zero-width spaces around the words.
-    assert any("\u200b注意力\u200b" in doc["text"] for doc in chinese)
+    # jieba's segmentation shows as zero-width spaces around the words; the glossary's terms stay whole.
+    assert any("\u200b注意力\u200b" in doc["text"] for doc in index["docs"])
+    titles = {doc["location"]: doc["title"] for doc in index["docs"]}
+    assert "位置编码" in titles["zh/positional-encoding/"] and "词嵌入" in titles["zh/embeddings/"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_language_has_its_own_search_index(site: SiteBuild, lang: str) -> None:
+    docs = search_index(site, lang)["docs"]
+    pages = {doc["location"] for doc in docs if "#" not in doc["location"]}
+    assert pages == {site_path(page, lang) for page in source_pages()}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_search_previews_are_plain_text(site: SiteBuild, lang: str) -> None:
+    index = search_index(site, lang)
+    separator = re.compile(index["config"]["separator"])
+    for doc in index["docs"]:
+        for field in ("title", "text"):
+            text = doc[field]
+            assert not re.search(r"\\[(\[]|\$\$", text), f"{doc['location']} {field}: TeX source {text[:200]!r}"
+            for i, char in enumerate(text):
+                if char == "\u200b":  # a line may break there: never next to punctuation or a space
+                    around = text[i - 1 : i] + text[i + 1 : i + 2]
+                    assert not any(separator.fullmatch(c) for c in around if c != "\u200b"), doc["location"]
+    assert any("√d_k" in doc["text"] for doc in index["docs"]), "formulas are kept, in plain form"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_language_has_its_own_404_page(site: SiteBuild, lang: str) -> None:
+    page = site.site / ("" if lang == "en" else lang) / "404.html"
+    parsed = parse_html(page)
+    assert parsed.lang == lang
+    assert parsed.hreflang == {"en": "/", "zh": "/zh/"}, "the language menu of a 404 page offers the home pages"
+    home = "/" if lang == "en" else f"/{lang}/"
+    assert f'class="md-button md-button--primary" href="{home}"' in page.read_text(encoding="utf-8"), "no link home"
+
+
+def test_pages_name_the_deployed_address_as_canonical(site: SiteBuild) -> None:
+    assert not re.match(r"https?://(127\.|localhost)", SITE_URL), "site_url is a local address"
+    for lang in LANGUAGES:
+        for page in source_pages():
+            path = site_path(page, lang)
+            html = site.page(path).read_text(encoding="utf-8")
+            assert f'<link rel="canonical" href="{SITE_URL}{path}">' in html, path
+
+
+def test_chinese_api_pages_have_chinese_labels(site: SiteBuild) -> None:
+    html = site.page("zh/api/attention/").read_text(encoding="utf-8")
+    for label in ("参数：", "源代码位于", "永久链接", "名称", "描述"):
+        assert label in html, label
+    for label in ("Parameters:", "Source code in", "Permanent link", "Switch to dark mode", "Made with"):
+        assert label not in html, label
 
 
 def test_api_pages_show_no_raw_restructuredtext(site: SiteBuild) -> None:

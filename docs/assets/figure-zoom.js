@@ -29,20 +29,18 @@
 
   const LABEL_PX = 10;
 
-  // The SVG behind a figure: inline, or the image's data: URI (matplotlib writes its labels as <text>, sized in the
-  // units of the viewBox).
-  const svgOf = (figure) => {
+  // The SVG behind a figure: inline, or the image's file, already in the cache (matplotlib writes its labels as
+  // <text>, sized in the units of the viewBox).
+  const svgOf = async (figure) => {
     if (!(figure instanceof HTMLImageElement)) return figure;
-    const [header, data] = figure.src.split(",");
-    if (!header.startsWith("data:image/svg+xml")) return null;
-    const text = header.endsWith(";base64") ? atob(data) : decodeURIComponent(data);
+    const text = await (await fetch(figure.currentSrc)).text();
     return new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
   };
 
   // The width to show a figure at: as drawn, or wider so that its smallest label is LABEL_PX.
-  const fullWidth = (figure) => {
+  const fullWidth = async (figure) => {
     const drawn = figure instanceof HTMLImageElement ? figure.naturalWidth : figure.width.baseVal.value;
-    const svg = svgOf(figure);
+    const svg = await svgOf(figure);
     const units = svg?.viewBox.baseVal?.width;
     const sizes = [...(svg?.querySelectorAll("text") || [])]
       .map((text) => parseFloat(text.style.fontSize || text.getAttribute("font-size") || getComputedStyle(text).fontSize))
@@ -51,11 +49,12 @@
     return Math.max(drawn, (units * LABEL_PX) / Math.min(...sizes));
   };
 
-  const open = (figure) => {
+  const open = async (figure) => {
     const copy = figure.cloneNode(true);
     copy.removeAttribute("tabindex");
     copy.removeAttribute("role");
-    copy.style.width = `${fullWidth(figure)}px`;
+    copy.removeAttribute("height");
+    copy.style.width = `${await fullWidth(figure)}px`;
     const frame = document.createElement("div");
     frame.className = "book-zoom__frame";
     frame.append(copy);
