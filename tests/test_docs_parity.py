@@ -1,9 +1,10 @@
 """Every English page has a Chinese twin with the same structure and the same code.
 
-Twins must have: the same heading levels in the same order; the same tested code blocks (```python, ```bash,
-```sh), identical once comments are removed (comments may be in the page's language); the same expected outputs;
-the same pytest-codeblocks markers; the same figure blocks (```python exec="on"), calling the same functions;
-the same mkdocstrings directives (`::: transformer.X`). Prose, alt text and comments are free to differ.
+Twins must have: the same heading levels in the same order, each with the same explicit ``{#id}``; the same tested
+code blocks (```python, ```bash, ```sh), identical once comments are removed (comments may be in the page's
+language); the same expected outputs; the same pytest-codeblocks markers; the same figure blocks (```python
+exec="on"), calling the same functions; the same mkdocstrings directives (`::: transformer.X`). Prose, alt text and
+comments are free to differ.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ def outside_fences(page: Path) -> list[str]:
 def headings(page: Path) -> list[str]:
     """The heading levels in order, e.g. ``["#", "##", "###", "##"]``."""
     return [m[1] for line in outside_fences(page) if (m := re.match(r"(#{1,6})\s", line))]
+
+
+def heading_ids(page: Path) -> list[str | None]:
+    """The explicit id of every heading (``## Title {#id}``), ``None`` where a heading has none."""
+    ids = []
+    for line in outside_fences(page):
+        if re.match(r"#{1,6}\s", line):
+            match = re.search(r"\{#([^}\s]+)\}\s*$", line)
+            ids.append(match[1] if match else None)
+    return ids
 
 
 def directives(page: Path) -> list[str]:
@@ -107,6 +118,10 @@ def test_twins_have_the_same_structure_and_code(page: Path) -> None:
     zh = twin(page)
     assert zh.is_file(), f"{page_id(page)} has no Chinese twin {page_id(zh)}"
     assert headings(zh) == headings(page), "heading levels differ"
+    # The same explicit id on both twins: the language switcher keeps the #fragment, so it must exist on the twin.
+    missing = [n for n, heading_id in enumerate(heading_ids(page)) if heading_id is None]
+    assert missing == [], f"headings number {missing} have no explicit {{#id}}"
+    assert heading_ids(zh) == heading_ids(page), "heading ids differ"
     assert directives(zh) == directives(page), "mkdocstrings directives differ"
     en_blocks, zh_blocks = run_blocks(page), run_blocks(zh)
     assert len(zh_blocks) == len(en_blocks), "not the same number of tested code blocks (after joining chains)"
