@@ -16,7 +16,7 @@ system:
 $(STAMP): pyproject.toml constraints.txt | system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(TORCH) -c constraints.txt
-	$(BIN)/pip install --quiet -e ".[docs,test]" -c constraints.txt
+	$(BIN)/pip install --quiet -e ".[docs,test,notebooks]" -c constraints.txt
 	touch $@
 
 setup: system $(STAMP)

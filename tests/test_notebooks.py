@@ -1,0 +1,129 @@
+"""The chapters' notebooks (tools/notebooks.py): made from the pages, run in a fresh kernel, downloadable from the site.
+
+Each notebook runs in its own kernel with one thread, as the book's outputs were made, and every chain of code cells
+must print what its page shows. The site test checks that the built site serves the same notebooks, with the figures
+the pages show, and links to them from each chapter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("book_notebooks", ROOT / "tools" / "notebooks.py")
+notebooks = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = notebooks  # dataclasses look their module up by name
+_spec.loader.exec_module(notebooks)
+
+PAGES = [(page, lang) for page in notebooks.CHAPTERS for lang in notebooks.LANGUAGES]
+IDS = [notebooks.notebook_name(page, lang) for page, lang in PAGES]
+
+
+def test_chapters_are_the_sites():
+    """The exporter's chapters are those of mkdocs.yml's "Chapters" section, in its order."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    section = re.search(r"^  - Chapters:\n((?:      - .*\n)+)", config, re.MULTILINE)[1]
+    assert tuple(re.findall(r"- (\S+)\.md", section)) == notebooks.CHAPTERS
+
+
+@pytest.mark.parametrize(("page", "lang"), PAGES, ids=IDS)
+def test_notebook_is_the_page(page, lang):
+    """Valid nbformat; every tested block a code cell; prose with Jupyter's math and no markers or site syntax."""
+    nbformat = pytest.importorskip("nbformat", reason="the notebooks extra: pip install -e '.[notebooks]'")
+    notebook = notebooks.export(page, lang)  # raises unless the code cells are what pytest-codeblocks runs
+    nbformat.validate(nbformat.from_dict(notebook.as_json(lang)))
+    markdown = "\n".join(cell["source"] for cell in notebook.cells if cell["cell_type"] == "markdown")
+    for leftover in ("<!--", "\\(", "\\[", "!!! ", "??? ", "][transformer.", ".md)", ".md#"):
+        assert leftover not in markdown, f"{page} ({lang}): {leftover!r} left in a Markdown cell"
+    for cell in notebook.cells:
+        if cell["cell_type"] == "markdown":
+            assert not cell["source"].startswith("    "), f"{page} ({lang}): a Markdown cell that would be code"
+    # Solutions that hold code are folded: their code cells are hidden until the reader opens them.
+    lines = notebooks.page_path(page, lang).read_text(encoding="utf-8").splitlines(keepends=True)
+    folds = any(
+        line.lstrip().startswith("???") and notebooks._holds_tested_code(lines, i) for i, line in enumerate(lines)
+    )
+    hidden = [cell for cell in notebook.cells if cell["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert bool(hidden) == folds
+
+
+def test_refuses_what_is_not_a_chapter():
+    with pytest.raises(ValueError, match=r"page: expected one of the chapters tensors, .*, got 'glossary'"):
+        notebooks.export("glossary", "en")
+    with pytest.raises(ValueError, match=r"lang: expected one of en, zh, got 'fr'"):
+        notebooks.export("attention", "fr")
+
+
+def test_command_line_writes_both_languages(tmp_path, capsys):
+    assert notebooks.main(["tensors", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tensors.ipynb", "tensors.zh.ipynb"]
+    assert capsys.readouterr().out.splitlines() == [str(tmp_path / "tensors.ipynb"), str(tmp_path / "tensors.zh.ipynb")]
+
+
+def _stdout(cell: dict) -> str:
+    return "".join(o["text"] for o in cell["outputs"] if o["output_type"] == "stream" and o["name"] == "stdout")
+
+
+@pytest.mark.parametrize(("page", "lang"), PAGES, ids=IDS)
+def test_notebook_runs_and_prints_the_page(page, lang, monkeypatch):
+    """A fresh kernel, one thread: every chain of code cells prints exactly the output its page shows."""
+    nbformat = pytest.importorskip("nbformat", reason="the notebooks extra: pip install -e '.[notebooks]'")
+    nbclient = pytest.importorskip("nbclient", reason="the notebooks extra: pip install -e '.[notebooks]'")
+    pytest.importorskip("ipykernel", reason="the notebooks extra: pip install -e '.[notebooks]'")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernel inherits it: one thread from its first line of torch
+    notebook = notebooks.export(page, lang)
+    run = nbformat.from_dict(notebook.as_json(lang))
+    start = time.perf_counter()
+    # The kernel works in the repository's root, as the page's blocks do under pytest (the figures' cache is there).
+    nbclient.NotebookClient(
+        run, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    seconds = time.perf_counter() - start
+    for indices, expected in notebook.chains:
+        if expected is None:
+            continue
+        got = "".join(_stdout(run.cells[i]) for i in indices)
+        line = notebook.cells[indices[0]]["metadata"]["book"]["line"]
+        assert got == expected, f"{notebooks.page_path(page, lang).relative_to(ROOT)}, block at line {line}"
+    _record_time(notebooks.notebook_name(page, lang), seconds)
+
+
+def _record_time(name: str, seconds: float) -> None:
+    """Each notebook's run time, for the book benchmark (benchmarks/run.py reads test-artifacts/notebook-times.json)."""
+    path = ROOT / "test-artifacts" / "notebook-times.json"
+    path.parent.mkdir(exist_ok=True)
+    times = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    times[name] = round(seconds, 2)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+@pytest.mark.site
+@pytest.mark.parametrize(("page", "lang"), PAGES, ids=IDS)
+def test_site_serves_the_notebook(site, page, lang):
+    """The built site holds the notebook, with the code above and the page's figures, and the page links to it."""
+    name = notebooks.notebook_name(page, lang)
+    served = json.loads((site.site / "notebooks" / name).read_text(encoding="utf-8"))
+    expected = notebooks.export(page, lang).as_json(lang)
+    code = [c["source"] for c in served["cells"] if c["cell_type"] == "code"]
+    assert code == [c["source"] for c in expected["cells"] if c["cell_type"] == "code"]
+    figures = notebooks.page_path(page, lang).read_text(encoding="utf-8").count("print(figure_html(")
+    attached = [c for c in served["cells"] if c.get("attachments")]
+    assert len(attached) == figures, f"{name}: {figures} figures on the page, {len(attached)} in the notebook"
+    for cell in served["cells"]:
+        assert "On the page, this code's output appears here" not in cell["source"]
+        assert "网页上，这里显示的是" not in cell["source"]
+    html = site.page(("" if lang == "en" else f"{lang}/") + f"{page}/").read_text(encoding="utf-8")
+    link = re.search(r'<a class="md-button" href="([^"]+)" download>([^<]+)</a>', html)
+    assert link, f"{page} ({lang}): no download link"
+    assert link[2] == notebooks.TEXT[lang]["download"]
+    assert link[1] == ("../" if lang == "en" else "../../") + f"notebooks/{name}"
