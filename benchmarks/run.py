@@ -230,8 +230,8 @@ def bench_copy(repeats: int) -> dict:
 
 
 def bench_book(repeats: int) -> dict:
-    """Wall time of the strict site build and of the whole test suite (what `make test` runs after set-up)."""
-    print("\nThe book: `mkdocs build --strict` and `pytest` (everything `make test` runs after set-up and lint)")
+    """Wall time of the strict site build, of the test suite (what `make test` runs after set-up), of its notebooks."""
+    print("\nThe book: `mkdocs build --strict`, `pytest` (all `make test` runs after set-up and lint), the notebooks")
     root = Path(__file__).resolve().parent.parent
     bin_dir = Path(sys.executable).parent
     results = {}
@@ -243,6 +243,12 @@ def bench_book(repeats: int) -> dict:
                 [bin_dir / "mkdocs", "build", "--strict", "--quiet", "-d", site],
             ),
             ("book: pytest seconds", "本书：pytest 秒数", [bin_dir / "pytest", "-q", "-p", "no:randomly"]),
+            (
+                # Part of the line above: every chapter's notebook, in both languages, each in a fresh kernel.
+                "book: notebooks seconds",
+                "本书：notebook 运行秒数",
+                [bin_dir / "pytest", "-q", "-p", "no:randomly", "tests/test_notebooks.py", "-k", "runs_and_prints"],
+            ),
         ):
             CHINESE[name] = chinese
             start = time.perf_counter()
