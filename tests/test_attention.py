@@ -171,3 +171,14 @@ def test_kv_cache_grows_in_chunks_and_holds_what_cat_would():
         capacities.add(cache._key.size(2))
         assert torch.equal(key, torch.cat(keys, dim=2)) and torch.equal(value, -key)
     assert cache.length == 40 and capacities == {16, 32, 64}  # three buffers for 40 steps, not 40 copies
+
+
+def test_kv_cache_reorder_keeps_the_chosen_rows_and_keeps_growing():
+    cache = KVCache()
+    k = torch.arange(3.0).view(3, 1, 1, 1).expand(3, 2, 20, 4)  # row i holds i everywhere, past one buffer
+    cache.append(k, -k)
+    cache.reorder(torch.tensor([2, 0, 0]))
+    assert cache.length == 20 and cache.key[:, 0, 0, 0].tolist() == [2.0, 0.0, 0.0]
+    key, value = cache.append(torch.full((3, 2, 1, 4), 9.0), torch.full((3, 2, 1, 4), -9.0))
+    assert key.shape == (3, 2, 21, 4) and key[:, 0, :20, 0].tolist() == [[2.0] * 20, [0.0] * 20, [0.0] * 20]
+    assert torch.equal(value[:, :, :20], -key[:, :, :20]) and (key[:, :, 20] == 9.0).all()

@@ -2,27 +2,31 @@
 
 The public names follow the Annotated Transformer. Modules, in the order of the book: ``embeddings``,
 ``positional``, ``attention``, ``layers``, ``encoder``, ``decoder``, ``model``, ``masks``, ``data``,
-``training``, ``decoding``, ``checkpoints``; ``figures`` and the command line sit on top.
+``vocab``, ``training``, ``decoding``, ``checkpoints``, ``tasks``, ``numbers``; ``figures`` and the command line
+sit on top.
 """
 
 from transformer.attention import KVCache, MultiHeadedAttention, attention
 from transformer.checkpoints import load_model, save_model
 from transformer.data import BOS, EOS, PAD, Batch, data_gen
 from transformer.decoder import Decoder, DecoderCache, DecoderLayer
-from transformer.decoding import greedy_decode
+from transformer.decoding import beam_search, greedy_decode
 from transformer.embeddings import Embeddings
 from transformer.encoder import Encoder, EncoderLayer
 from transformer.layers import LayerNorm, PositionwiseFeedForward, SublayerConnection, clones
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder, Generator, ModelConfig, make_model
+from transformer.numbers import NumberTask, number_vocabs, split_of, translate
 from transformer.positional import PositionalEncoding, sinusoid_table
 from transformer.tasks import CopyTask, TrainingState
 from transformer.training import LabelSmoothing, StepStats, compute_loss, rate, train_steps
+from transformer.vocab import UNK, Vocab
 
 __all__ = [
     "BOS",
     "EOS",
     "PAD",
+    "UNK",
     "Batch",
     "CopyTask",
     "Decoder",
@@ -38,23 +42,29 @@ __all__ = [
     "LayerNorm",
     "ModelConfig",
     "MultiHeadedAttention",
+    "NumberTask",
     "PositionalEncoding",
     "PositionwiseFeedForward",
     "StepStats",
     "SublayerConnection",
     "TrainingState",
+    "Vocab",
     "attention",
+    "beam_search",
     "clones",
     "compute_loss",
     "data_gen",
     "greedy_decode",
     "load_model",
     "make_model",
+    "number_vocabs",
     "padding_mask",
     "rate",
     "save_model",
     "sinusoid_table",
+    "split_of",
     "subsequent_mask",
     "target_mask",
     "train_steps",
+    "translate",
 ]

@@ -126,6 +126,16 @@ class KVCache:
         self.length = end
         return self.key, self.value
 
+    def reorder(self, indices: Tensor) -> None:
+        """Keep the cached rows ``indices`` of the batch, in that order (beam search moves hypotheses this way).
+
+        Args:
+            indices: Row numbers of the current batch, shape ``(new_batch,)``; a row may be repeated or dropped.
+        """
+        if self._key is not None:
+            self._key = self._key.index_select(0, indices)  # (new_batch, h, capacity, d_k)
+            self._value = self._value.index_select(0, indices)
+
 
 class MultiHeadedAttention(nn.Module):
     r"""Multi-head attention: ``h`` attentions of size ``d_k = d_model / h`` side by side.

@@ -28,6 +28,16 @@ class DecoderCache:
         """A cache for a decoder of ``n_layers`` layers, before the first step."""
         return cls([(KVCache(), KVCache(static=True)) for _ in range(n_layers)])
 
+    def reorder(self, indices: Tensor) -> None:
+        """Keep the cached rows ``indices`` of the batch in every layer (see ``KVCache.reorder``).
+
+        Args:
+            indices: Row numbers of the current batch, shape ``(new_batch,)``.
+        """
+        for self_cache, src_cache in self.layers:
+            self_cache.reorder(indices)
+            src_cache.reorder(indices)
+
 
 class DecoderLayer(nn.Module):
     """Masked self-attention, source attention over the memory, then feed-forward.

@@ -1,4 +1,4 @@
-"""Greedy decoding, batched, with cached keys and values so each step costs one position, not the prefix."""
+"""Greedy decoding and beam search, batched, with cached keys and values: each step costs one position."""
 
 from __future__ import annotations
 
@@ -94,3 +94,130 @@ def greedy_decode(
             finished |= next_word == end_symbol
         ys = torch.cat([ys, next_word.unsqueeze(1).to(ys.dtype)], dim=1)
     return ys
+
+
+@torch.no_grad()
+def beam_search(
+    model: EncoderDecoder,
+    src: Tensor,
+    src_mask: Tensor | None,
+    max_len: int,
+    start_symbol: int,
+    end_symbol: int,
+    *,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    n_best: int = 1,
+    pad: int = PAD,
+) -> tuple[Tensor, Tensor]:
+    r"""Decode every row of ``src`` at once, keeping the ``beam_size`` most likely outputs of each at every step.
+
+    All sentences and their beams run as one batch of ``batch × beam_size`` rows, with the decoder's cache
+    (``DecoderCache``): each step feeds one token per hypothesis, then the cache's rows are reordered to follow the
+    hypotheses that were kept (``DecoderCache.reorder``). While searching, hypotheses are ranked by their summed
+    log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score unchanged,
+    until every hypothesis of the batch has ended or ``max_len`` is reached. The finished hypotheses are then
+    ranked by GNMT's length-normalised score (Wu et al., 2016), which keeps short outputs from winning merely by
+    having fewer probabilities below 1 to multiply:
+
+    $$
+    s(Y) = \frac{\log P(Y \mid X)}{lp(Y)}, \qquad lp(Y) = \left(\frac{5 + |Y|}{6}\right)^{\alpha}
+    $$
+
+    where $|Y|$ counts the output's tokens, ``end_symbol`` included. ``alpha = 0`` ranks by log-probability alone.
+    With ``beam_size = 1`` this is greedy decoding. Put the model in ``eval()`` mode first.
+
+    Args:
+        model: A trained model.
+        src: Source ids, shape ``(batch, src_len)``.
+        src_mask: ``(batch, 1, src_len)``, ``True`` at real tokens.
+        max_len: Longest output, start symbol included.
+        start_symbol: First token of every output.
+        end_symbol: The token that ends a hypothesis.
+        beam_size: Hypotheses kept per sentence.
+        alpha: Strength of the length normalisation, ``>= 0``.
+        n_best: How many hypotheses to return per sentence, best first; at most ``beam_size``.
+        pad: Id written after a hypothesis's end symbol.
+
+    Returns:
+        ``(tokens, scores)``: token ids, shape ``(batch, n_best, out_len)`` with ``out_len <= max_len`` and column 0
+        the start symbol, and their length-normalised scores, shape ``(batch, n_best)``, in decreasing order
+        (``-inf`` for a hypothesis the search could not fill, when the vocabulary is smaller than the beam).
+
+    Raises:
+        ValueError: If ``beam_size`` or ``n_best`` is below 1, ``n_best`` exceeds ``beam_size``, ``alpha`` is
+            negative, or an argument fails one of ``greedy_decode``'s checks.
+
+    Warns:
+        UserWarning: If ``model`` is in training mode (dropout would make the output random).
+
+    Examples:
+        >>> from transformer import make_model
+        >>> model = make_model(11, 11, N=1, d_model=16, d_ff=32, h=2).eval()
+        >>> src = torch.tensor([[1, 5, 6, 2]])
+        >>> tokens, scores = beam_search(model, src, None, max_len=6, start_symbol=1, end_symbol=2, n_best=3)
+        >>> tokens.shape[:2], scores.shape, bool((scores[:, :-1] >= scores[:, 1:]).all())
+        (torch.Size([1, 3]), torch.Size([1, 3]), True)
+    """
+    if beam_size < 1:
+        raise ValueError(f"beam_size: expected an integer >= 1, got {beam_size}")
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best: expected an integer in 1 .. beam_size={beam_size}, got {n_best}")
+    if not alpha >= 0:
+        raise ValueError(f"alpha: expected a number >= 0, got {alpha}")
+    config_max_len = model.tgt_embed[1].max_len
+    if not 1 <= max_len <= config_max_len:
+        raise ValueError(
+            f"max_len must lie in 1 .. {config_max_len} (1 for the start symbol; the model's positional table "
+            f"has {config_max_len} positions), got {max_len}"
+        )
+    vocab = model.tgt_embed[0].vocab
+    for name, symbol in (("start_symbol", start_symbol), ("end_symbol", end_symbol), ("pad", pad)):
+        if not 0 <= symbol < vocab:
+            raise ValueError(f"{name}: expected an id of the target vocabulary (0 .. {vocab - 1}), got {symbol}")
+    check_shape("src", src, ("batch", "src_len"))
+    if src_mask is not None:
+        check_shape("src_mask", src_mask, ("batch", 1, "src_len"))
+        check_same_size("src", src.size(0), "src_mask", src_mask.size(0), "batch size")
+    if model.training:
+        warnings.warn(
+            "beam_search: the model is in training mode, so dropout makes its output random; call model.eval()",
+            stacklevel=3,  # the caller of the no_grad wrapper
+        )
+
+    batch, k, device = src.size(0), beam_size, src.device
+    # Row b * k + j of every tensor below is hypothesis j of sentence b.
+    memory = model.encode(src, src_mask).repeat_interleave(k, dim=0)  # (batch * k, src_len, d_model)
+    beam_mask = None if src_mask is None else src_mask.repeat_interleave(k, dim=0)  # (batch * k, 1, src_len)
+    ys = torch.full((batch * k, 1), start_symbol, dtype=src.dtype, device=device)  # (batch * k, 1)
+    # Summed log-probabilities, in float64 so that adding them up never turns a strict ordering into a tie.
+    # Only the first hypothesis is alive at the start: the others would repeat it.
+    scores = torch.full((batch, k), float("-inf"), dtype=torch.float64, device=device)
+    scores[:, 0] = 0.0
+    lengths = torch.zeros(batch, k, dtype=torch.long, device=device)  # output tokens, end symbol included
+    finished = torch.zeros(batch, k, dtype=torch.bool, device=device)
+    # A finished hypothesis may only continue with pad, at no cost.
+    ended = torch.full((vocab,), float("-inf"), dtype=torch.float64, device=device)
+    ended[pad] = 0.0
+    cache = DecoderCache.empty(len(model.decoder.layers))
+    rows = torch.arange(batch, device=device).unsqueeze(1) * k  # (batch, 1): each sentence's first row
+    for _ in range(max_len - 1):
+        if finished.all():
+            break
+        out = model.decode(memory, beam_mask, ys[:, -1:], None, cache)  # (batch * k, 1, d_model)
+        log_probs = model.generator(out[:, -1]).double().view(batch, k, vocab)  # (batch, k, vocab)
+        log_probs = torch.where(finished.unsqueeze(-1), ended, log_probs)
+        candidates = (scores.unsqueeze(-1) + log_probs).view(batch, k * vocab)  # (batch, k * vocab)
+        scores, chosen = candidates.topk(k, dim=1)  # (batch, k) each, best first
+        parent, token = chosen // vocab, chosen % vocab  # (batch, k) each
+        order = (rows + parent).view(-1)  # (batch * k,): the row each kept hypothesis extends
+        ys = torch.cat([ys[order], token.view(-1, 1).to(ys.dtype)], dim=1)
+        cache.reorder(order)
+        finished, lengths = finished.gather(1, parent), lengths.gather(1, parent)
+        lengths += ~finished
+        finished |= token == end_symbol
+
+    normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (batch, k)
+    best, rank = normalised.sort(dim=1, descending=True, stable=True)
+    ys = ys.view(batch, k, ys.size(1)).gather(1, rank.unsqueeze(-1).expand(-1, -1, ys.size(1)))  # (batch, k, out_len)
+    return ys[:, :n_best], best[:, :n_best].float()
