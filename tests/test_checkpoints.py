@@ -10,7 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.nn.parallel import DistributedDataParallel
 
-from transformer import load_model, make_model, save_model
+from transformer import NumberTask, load_model, load_vocabs, make_model, save_model
 
 
 @pytest.fixture()
@@ -223,3 +223,63 @@ def test_tied_weights_are_saved_once_and_restored_tied(tmp_path):
     loaded = load_model(tmp_path / "model.safetensors")
     assert loaded.generator.proj.weight is loaded.tgt_embed[0].lut.weight is loaded.src_embed[0].lut.weight
     assert torch.equal(loaded.generator.proj.weight, model.generator.proj.weight)
+
+
+# Issue 12: a checkpoint carries its vocabularies, so that it alone can translate.
+
+
+def number_model():
+    task = NumberTask("zh-en", N=1, d_model=16, d_ff=32, h=2)
+    return task.build_model(), task.vocabs
+
+
+def test_vocabularies_round_trip_with_the_model_and_the_bytes_stay_the_same(tmp_path):
+    model, vocabs = number_model()
+    files = [tmp_path / f"model{i}.safetensors" for i in range(4)]
+    for path in files:
+        save_model(model, path, vocabs=vocabs)
+    assert len({path.read_bytes() for path in files}) == 1
+    assert load_vocabs(files[0]) == vocabs
+    assert load_vocabs(files[0])[0].language == "zh"
+    assert load_model(files[0]).config == model.config  # the extra header entry does not disturb loading
+
+
+def test_a_checkpoint_without_vocabularies_has_none(model, tmp_path):
+    save_model(model, tmp_path / "model.safetensors")
+    assert load_vocabs(tmp_path / "model.safetensors") is None
+
+
+def test_vocabularies_of_the_wrong_size_are_refused_when_saving(tmp_path):
+    model, (source, target) = number_model()
+    with pytest.raises(ValueError, match=r"vocabs: the source vocabulary has 38 tokens, the model's config 19"):
+        save_model(model, tmp_path / "model.safetensors", vocabs=(target, source))
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    ("vocab", "message"),
+    [
+        ("not json", r"vocab: Expecting value"),
+        ('{"src": 1}', r"vocab: expected \{'src': \.\.\., 'tgt': \.\.\.\}"),
+        ('{"src": {"language": "en", "tokens": []}, "tgt": {"language": "xx", "tokens": []}}', r"vocab: language"),
+        (
+            '{"src": {"language": "en", "tokens": ["a"]}, "tgt": {"language": "zh", "tokens": []}}',
+            r"vocab: the source vocabulary has 5 tokens, the model's config 19",
+        ),
+    ],
+)
+def test_a_bad_vocabulary_header_is_refused(tmp_path, vocab, message):
+    model, vocabs = number_model()
+    path = tmp_path / "model.safetensors"
+    save_model(model, path, vocabs=vocabs)
+    with safe_open(str(path), framework="pt") as f:
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        metadata = f.metadata() | {"vocab": vocab}
+    save_file(state, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match=rf"model\.safetensors: {message}"):
+        load_vocabs(path)
+
+
+def test_load_vocabs_of_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file"):
+        load_vocabs(tmp_path / "nothing.safetensors")

@@ -7,7 +7,7 @@ sit on top.
 """
 
 from transformer.attention import KVCache, MultiHeadedAttention, attention
-from transformer.checkpoints import load_model, save_model
+from transformer.checkpoints import load_model, load_vocabs, save_model
 from transformer.data import BOS, EOS, PAD, Batch, data_gen
 from transformer.decoder import Decoder, DecoderCache, DecoderLayer
 from transformer.decoding import beam_search, greedy_decode
@@ -56,6 +56,7 @@ __all__ = [
     "data_gen",
     "greedy_decode",
     "load_model",
+    "load_vocabs",
     "make_model",
     "number_vocabs",
     "padding_mask",

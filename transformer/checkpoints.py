@@ -3,6 +3,9 @@
 safetensors stores raw tensors and a string-to-string header, nothing executable, so loading a file never
 runs code from it (``torch.load`` of a pickle can). The configuration travels in that header as JSON.
 
+A checkpoint may also carry the source and target vocabularies (``Vocab``), in the same header, so that the file
+alone can translate.
+
 A file is untrusted input: ``load_model`` checks the configuration's types and ranges, and every stored
 tensor's name and shape against it, before it builds anything, so a bad header cannot make it allocate
 gigabytes or fail deep inside the model with a ``ZeroDivisionError``.
@@ -22,6 +25,7 @@ from safetensors.torch import save
 from torch import Tensor, nn
 
 from transformer.model import EncoderDecoder, ModelConfig, make_model
+from transformer.vocab import Vocab
 
 FORMAT = "transformer-book"
 FORMAT_VERSION = "1"
@@ -53,7 +57,7 @@ def _tied_names(model: nn.Module) -> dict[str, str]:
     return aliases
 
 
-def save_model(model: nn.Module, path: str | Path) -> None:
+def save_model(model: nn.Module, path: str | Path, *, vocabs: tuple[Vocab, Vocab] | None = None) -> None:
     """Write ``model``'s configuration and weights to ``path`` (a ``.safetensors`` file).
 
     The file is written to a temporary name beside ``path`` and renamed, so an interrupted save leaves the old
@@ -64,10 +68,12 @@ def save_model(model: nn.Module, path: str | Path) -> None:
         model: A model built by ``make_model`` (its ``config`` is saved with it), or that model wrapped in
             ``DistributedDataParallel``, ``DataParallel`` or ``torch.compile``.
         path: Where to write.
+        vocabs: ``(source, target)`` vocabularies to store in the header (``load_vocabs`` reads them back); their
+            sizes must be the model's ``src_vocab`` and ``tgt_vocab``.
 
     Raises:
         TypeError: If ``model`` is not an ``EncoderDecoder`` (after unwrapping).
-        ValueError: If ``model`` has no ``config``.
+        ValueError: If ``model`` has no ``config``, or a vocabulary's size is not the model's.
     """
     model = unwrap(model)
     if not isinstance(model, EncoderDecoder):
@@ -78,8 +84,16 @@ def save_model(model: nn.Module, path: str | Path) -> None:
     state = {
         name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items() if name not in aliases
     }
-    config = json.dumps(dataclasses.asdict(model.config), sort_keys=True)
-    data = save(state, metadata={"format": FORMAT, "format_version": FORMAT_VERSION, "config": config})
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(dataclasses.asdict(model.config), sort_keys=True),
+    }
+    if vocabs is not None:
+        _check_vocab_sizes("vocabs", vocabs, model.config)
+        source, target = vocabs
+        metadata["vocab"] = json.dumps({"src": source.to_json(), "tgt": target.to_json()}, ensure_ascii=False)
+    data = save(state, metadata=metadata)
     # safetensors writes its metadata in hash order, which changes from run to run; sorted, the same model
     # always gives the same bytes.
     data = _sort_header(data)
@@ -162,6 +176,44 @@ def _check_tensors(path: Path, state: dict[str, Tensor], expected: dict[str, tor
     extra = sorted(set(state) - set(expected))
     if extra:
         raise ValueError(f"{path}: tensor {extra[0]!r} is not part of a model with the stored config")
+
+
+def _check_vocab_sizes(name: str, vocabs: tuple[Vocab, Vocab], config: ModelConfig) -> None:
+    for side, vocab, size in (("source", vocabs[0], config.src_vocab), ("target", vocabs[1], config.tgt_vocab)):
+        if len(vocab) != size:
+            raise ValueError(f"{name}: the {side} vocabulary has {len(vocab)} tokens, the model's config {size}")
+
+
+def load_vocabs(path: str | Path) -> tuple[Vocab, Vocab] | None:
+    """The ``(source, target)`` vocabularies that ``save_model`` stored with a model, checked against its config.
+
+    Args:
+        path: A file written by ``save_model``.
+
+    Returns:
+        The two vocabularies, or ``None`` if the checkpoint has none (it was saved without ``vocabs``).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If ``path`` is not a checkpoint of this package, or its vocabularies are unreadable, invalid,
+            or of another size than the model's config.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    metadata, _ = _read(path)
+    config = _config(path, metadata)
+    if "vocab" not in metadata:
+        return None
+    try:
+        stored = json.loads(metadata["vocab"])
+        if not isinstance(stored, dict) or sorted(stored) != ["src", "tgt"]:
+            raise ValueError(f"expected {{'src': ..., 'tgt': ...}}, got {stored!r:.200}")
+        vocabs = (Vocab.from_json(stored["src"]), Vocab.from_json(stored["tgt"]))
+    except ValueError as e:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: vocab: {e}") from e
+    _check_vocab_sizes(f"{path}: vocab", vocabs, config)
+    return vocabs
 
 
 def load_model(path: str | Path) -> EncoderDecoder:
