@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
-from sitebuild import ARTIFACTS, LANGUAGES, SiteBuild, site_path, source_pages, write_metrics
+from sitebuild import ARTIFACTS, LANGUAGES, ROOT, SiteBuild, site_path, source_pages, write_metrics
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
@@ -45,6 +46,8 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # A chapter page's first visit, before any search, downloads at most this much (uncompressed).
 FIRST_VISIT_BUDGET = 1_000_000
+# The weights the Performance page shows (transformer.figures.overview.site_weight_table).
+WEIGHT_RECORD = ROOT / "benchmarks" / "site-weight.json"
 # The smallest label a reader can read on a figure, in CSS pixels.
 MIN_LABEL_PX = 9
 
@@ -403,6 +406,15 @@ def test_first_visit_weight_and_no_search_index_before_searching(pages: tuple[st
         }
     )
     assert failures(chapters, lambda r: r.bytes if r.bytes > FIRST_VISIT_BUDGET else 0) == {}
+    # The Performance page shows the record; it must still say what a visit downloads.
+    record = json.loads(WEIGHT_RECORD.read_text(encoding="utf-8"))
+    assert record["chapter_budget_bytes"] == FIRST_VISIT_BUDGET
+    for key, measured in (("heaviest_page_bytes", heaviest.bytes), ("heaviest_chapter_bytes", heaviest_chapter.bytes)):
+        recorded = record["languages"][lang][key]
+        assert abs(measured - recorded) <= 0.2 * recorded, (
+            f"{WEIGHT_RECORD.name} says {key} = {recorded}, measured {measured}: "
+            f"copy first_visit_{lang} from test-artifacts/site-metrics.json into it"
+        )
 
 
 # (page with a fragment, its twin with the same fragment): the API pages' ids are the objects' names in both languages.

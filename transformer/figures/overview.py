@@ -198,19 +198,56 @@ def benchmark_table(lang: Lang = "en", path: Path = DOCS_DIR.parent / "benchmark
         path: The record.
 
     Returns:
-        A sentence naming the date and the machine, then a Markdown table of the results.
+        A sentence naming the date and the machine and saying which way the ratios run, then a Markdown table of
+        the results.
     """
     record = json.loads(path.read_text(encoding="utf-8"))
     if lang == "zh":
         machine = record["machine"].replace(" cores", " 核")
         intro = f"测量于 {record['date']}：{machine}，torch {record['torch']}，{record['threads']} 个线程。"
+        intro += "“A 比 B”一行的数值是 A 的耗时除以 B 的耗时：小于 1 表示 A 更快。"
+        intro += "加速比反过来，是慢的一方的耗时除以快的一方的耗时。"
         rows = ["| 测量项 | 数值 |", "|---|---|"]
     else:
         intro = f"Measured on {record['date']}: {record['machine']}, torch {record['torch']}, "
-        intro += f"{record['threads']} threads."
+        intro += f"{record['threads']} threads. "
+        intro += "A row \"A vs B\" is A's time divided by B's time: below 1, A is faster. A speed-up is the other way "
+        intro += "round, the slow path's time divided by the fast one's."
         rows = ["| Measurement | Value |", "|---|---|"]
     names = record.get("chinese", {}) if lang == "zh" else {}
     rows += [f"| {names.get(name, name)} | {value} |" for name, value in record["results"].items()]
+    return intro + "\n\n" + "\n".join(rows)
+
+
+def site_weight_table(lang: Lang = "en", path: Path = DOCS_DIR.parent / "benchmarks" / "site-weight.json") -> str:
+    """The performance page's table of what a first visit downloads, read from the record the browser test checks.
+
+    Args:
+        lang: Language of the table, ``"en"`` or ``"zh"``.
+        path: The record (``tests/test_browser.py`` measures the same numbers and fails if they drift from it).
+
+    Returns:
+        A sentence naming the date and the budget, then a Markdown table: per language, the heaviest page and the
+        heaviest chapter, in kB.
+    """
+    record = json.loads(path.read_text(encoding="utf-8"))
+    budget = record["chapter_budget_bytes"] / 1000
+    if lang == "zh":
+        intro = f"测量于 {record['date']}：每一页都在空缓存下打开，统计搜索之前下载的内容。"
+        intro += f"一章的预算是 {budget:,.0f} kB（未压缩）。"
+        rows = ["| 语言 | 最重的页面 | kB | 最重的一章 | kB |", "|---|---|---:|---|---:|"]
+        names = {"en": "英文", "zh": "中文"}
+    else:
+        intro = f"Measured on {record['date']}, each page opened with an empty cache, before any search. "
+        intro += f"A chapter's budget is {budget:,.0f} kB (uncompressed)."
+        rows = ["| Language | Heaviest page | kB | Heaviest chapter | kB |", "|---|---|---:|---|---:|"]
+        names = {"en": "English", "zh": "Chinese"}
+    for language, weight in record["languages"].items():
+        page, chapter = weight["heaviest_page"], weight["heaviest_chapter"]
+        rows.append(
+            f"| {names[language]} | `{page}` | {weight['heaviest_page_bytes'] / 1000:,.0f} "
+            f"| `{chapter}` | {weight['heaviest_chapter_bytes'] / 1000:,.0f} |"
+        )
     return intro + "\n\n" + "\n".join(rows)
 
 
