@@ -1,3 +1,4 @@
+import io
 import itertools
 import json
 import math
@@ -12,7 +13,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from transformer import CopyTask, load_model, training
+from transformer import CopyTask, NumberTask, load_model, load_vocabs, training
 from transformer.cli import main
 
 TINY = ["--steps", "30", "--batch-size", "16", "--d-model", "16", "--d-ff", "32", "--h", "2", "--eval-size", "20"]
@@ -334,4 +335,72 @@ def test_ctrl_c_in_a_real_process(tmp_path):
     assert "Traceback" not in stderr and stderr.count("\n") == 1
     assert re.fullmatch(
         r"python -m transformer train: interrupted at step \d+ of 100000; run holds step \d+: .*\n", stderr
+    )
+
+
+# Issue 12: the number-translation task and the translate command.
+
+
+def train_numbers(out, *options):
+    main(["train", "--task", "numbers", "--out", str(out), *SMALL, *options])
+
+
+def test_train_numbers_saves_a_checkpoint_that_translates_alone(tmp_path, capsys, monkeypatch):
+    train_numbers(tmp_path / "run", "--steps", "3", "--direction", "zh-en")
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["task"], summary["direction"], summary["steps"]) == ("numbers", "zh-en", 3)
+    assert 0.0 <= summary["exact_match"] <= 1.0
+    source, target = load_vocabs(tmp_path / "run" / "model.safetensors")
+    assert (source.language, target.language) == ("zh", "en")
+    main(["translate", "--checkpoint", str(tmp_path / "run"), "三百零五", "十"])
+    from_arguments = capsys.readouterr().out.splitlines()
+    assert len(from_arguments) == 2 and all(set(target.split(line)) <= set(target.tokens) for line in from_arguments)
+    monkeypatch.setattr("sys.stdin", io.StringIO("三百零五\n十\n"))
+    main(["translate", "--checkpoint", str(tmp_path / "run" / "model.safetensors")])  # the file itself, or its run
+    assert capsys.readouterr().out.splitlines() == from_arguments
+    main(["translate", "--checkpoint", str(tmp_path / "run"), "--beam", "3", "三百零五"])
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_translate_refuses_unknown_words_and_checkpoints_without_vocabularies(tmp_path, capsys):
+    train_numbers(tmp_path / "numbers", "--steps", "1")
+    train(tmp_path / "copy", "--steps", "1")
+    prefix = "python -m transformer translate: error: "
+    line = refused(capsys, ["translate", "--checkpoint", str(tmp_path / "numbers"), "three hundred", "fourty two"])
+    assert line.startswith(f"{prefix}text: 'fourty' in 'fourty two' is not in the en vocabulary (expected one of: zero")
+    assert refused(capsys, ["translate", "--checkpoint", str(tmp_path / "copy"), "five"]) == (
+        f"{prefix}argument --checkpoint: {tmp_path / 'copy' / 'model.safetensors'} holds no vocabularies "
+        "(train it with --task numbers)"
+    )
+    assert refused(capsys, ["translate", "--checkpoint", str(tmp_path / "none"), "five"]) == (
+        f"{prefix}argument --checkpoint: {tmp_path / 'none'}: no such checkpoint file"
+    )
+    assert refused(capsys, ["translate", "--checkpoint", str(tmp_path / "numbers"), "--beam", "0", "five"]).endswith(
+        "argument --beam: expected an integer >= 1, got 0"
+    )
+
+
+def test_options_of_the_other_task_are_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert refused(capsys, ["train", "--task", "numbers", "--out", str(out), "--seq-len", "12"]) == (
+        f"{ERROR}argument --seq-len: not a setting of --task numbers"
+    )
+    assert refused(capsys, ["train", "--task", "copy", "--out", str(out), "--direction", "zh-en"]) == (
+        f"{ERROR}argument --direction: not a setting of --task copy"
+    )
+    assert refused(capsys, ["train", "--task", "numbers", "--out", str(out), "--eval-size", "100001"]) == (
+        f"{ERROR}n: expected an integer between 1 and 100000, got 100001"
+    )
+    assert not out.exists()
+
+
+def test_a_numbers_run_resumed_ends_bit_identical_and_keeps_its_task(tmp_path, capsys):
+    train_numbers(tmp_path / "straight", "--steps", "4", "--cooldown", "0")
+    train_numbers(tmp_path / "resumed", "--steps", "2", "--cooldown", "0")
+    main(["train", "--task", "numbers", "--resume", str(tmp_path / "resumed"), *SMALL, "--steps", "4"])
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
+    assert load_vocabs(tmp_path / "resumed" / "model.safetensors") == NumberTask().vocabs
+    argv = ["train", "--task", "copy", "--resume", str(tmp_path / "resumed"), *SMALL, "--steps", "6"]
+    assert (
+        refused(capsys, argv) == f"{ERROR}argument --task: {tmp_path / 'resumed'} is a run of --task numbers, got copy"
     )

@@ -105,5 +105,7 @@ def test_recipe_errors(kwargs, message):
 def test_held_out_errors():
     with pytest.raises(ValueError, match=r"split: expected one of \('train', 'validation', 'test'\), got 'dev'"):
         NumberTask().held_out(10, "dev")
-    with pytest.raises(ValueError, match=r"n: expected an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"n: expected an integer between 1 and 100000, got 0"):
         NumberTask().held_out(0)
+    with pytest.raises(ValueError, match=r"n: expected an integer between 1 and 100000, got 100001"):
+        NumberTask().held_out(100_001)

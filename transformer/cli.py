@@ -1,4 +1,4 @@
-"""Command line: ``python -m transformer train --task copy --out DIR``.
+"""Command line: ``python -m transformer train --task copy|numbers --out DIR``, ``python -m transformer translate``.
 
 Runs alone or under ``torchrun --nproc_per_node=N`` (DistributedDataParallel; gloo on the CPU, nccl with CUDA,
 one GPU per process): every process trains on its own rows, gradients are averaged, and process 0 alone writes
@@ -10,6 +10,9 @@ data stream's position: tensors plus a JSON header, no pickle), so that ``--resu
 for bit. Every option is checked before anything is written, an existing run is replaced only with
 ``--force``, and each file is written to a temporary name and renamed: an interrupted or failed run leaves
 the previous one whole.
+
+``translate`` reads a checkpoint of the number task (its vocabularies are in the file) and translates the
+sentences given on the command line, or each line of standard input.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from transformer.checkpoints import load_model, save_model
+from transformer.checkpoints import load_model, load_vocabs, save_model
 from transformer.model import EncoderDecoder
+from transformer.numbers import DIRECTIONS, NumberTask, translate
 from transformer.tasks import CopyTask, TrainingState
 
 MODEL = "model.safetensors"
@@ -77,18 +81,22 @@ def _number(fits: Callable[[float], bool], expected: str) -> Callable[[str], flo
     return parse
 
 
-# The range of each setting of the recipe, as CopyTask checks it; an integer not listed here must be >= 1.
+TASKS = {"copy": CopyTask, "numbers": NumberTask}
+EVAL_SIZES = {"copy": 1000, "numbers": 2000}  # held-out rows (numbers) the summary's exact match is measured on
+# The range of each setting of the recipe, as the tasks check it; an integer not listed here must be >= 1.
 RECIPE_TYPES = {
     "seed": _integer(0),
     "factor": _number(lambda x: x > 0, "a number > 0"),
     "cooldown": _number(lambda x: 0 <= x <= 1, "a number between 0 and 1"),
     "dropout": _number(lambda x: 0 <= x < 1, "a number >= 0 and < 1"),
 }
-RECIPE = [field.name for field in dataclasses.fields(CopyTask)]
-# The help of each setting is the line that documents it in CopyTask's docstring (none under python -OO).
+# Every setting of every task's recipe, in the order of the tasks' fields.
+RECIPE = list(dict.fromkeys(field.name for kind in TASKS.values() for field in dataclasses.fields(kind)))
+# The help of each setting is the line that documents it in its task's docstring (none under python -OO).
 RECIPE_HELP = {
     name: text[0].lower() + text[1:].rstrip(".").replace("``", "")
-    for name, text in re.findall(r"^ {8}(\w+): (.+)$", (CopyTask.__doc__ or "").partition("Attributes:")[2], re.M)
+    for kind in reversed(TASKS.values())
+    for name, text in re.findall(r"^ {8}(\w+): (.+)$", (kind.__doc__ or "").partition("Attributes:")[2], re.M)
 }
 
 
@@ -96,12 +104,14 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The parser of ``python -m transformer`` and that of its ``train`` command."""
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The parser of ``python -m transformer`` and those of its ``train`` and ``translate`` commands."""
     parser = argparse.ArgumentParser(prog="python -m transformer", description="The transformer package's commands.")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a toy task, save it and evaluate it")
-    train.add_argument("--task", choices=["copy"], required=True, help="the toy task")
+    train.add_argument(
+        "--task", choices=list(TASKS), required=True, help="copy digits, or translate numbers (English <-> Chinese)"
+    )
     run = train.add_argument_group("the run")
     run.add_argument("--out", type=Path, metavar="DIR", help=f"run directory ({MODEL}, {LOG}, {STATE})")
     run.add_argument("--force", action="store_true", help="replace the run already in --out")
@@ -114,23 +124,47 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     run.add_argument(
         "--save-every", type=_integer(1), metavar="K", help="also save every K steps (default: at the end only)"
     )
-    run.add_argument("--eval-size", type=_integer(1), default=1000, metavar="N", help="held-out rows (default: 1000)")
+    run.add_argument(
+        "--eval-size",
+        type=_integer(1),
+        metavar="N",
+        help="held-out rows or numbers (default: 1000 for copy, 2000 for numbers)",
+    )
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda if there is a GPU")
     run.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="bf16: autocast the forward pass")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    recipe = train.add_argument_group("the recipe (CopyTask; with --resume, the saved run's)")
-    defaults = CopyTask()
+    recipe = train.add_argument_group("the recipe (CopyTask or NumberTask; with --resume, the saved run's)")
     for name in RECIPE:
-        default = getattr(defaults, name)
-        if isinstance(default, bool):
+        defaults = {task: getattr(kind(), name) for task, kind in TASKS.items() if hasattr(kind(), name)}
+        default = next(iter(defaults.values()))
+        if name == "direction":
+            kind = {"choices": DIRECTIONS}
+        elif isinstance(default, bool):
             kind = {"action": argparse.BooleanOptionalAction}
         else:
             kind = {"type": RECIPE_TYPES.get(name, _integer(1))}
+        if len(defaults) == 1 or len(set(defaults.values())) == 1:
+            tasks = "" if len(defaults) > 1 else f"{next(iter(defaults))} only; "
+            shown = f"{tasks}default: {default}"
+        else:
+            shown = "default: " + ", ".join(f"{value} for {task}" for task, value in defaults.items())
         # SUPPRESS: an option left out is absent from the namespace, so --resume can tell it from one given.
         recipe.add_argument(
-            _flag(name), **kind, default=argparse.SUPPRESS, help=f"{RECIPE_HELP.get(name, name)} (default: {default})"
+            _flag(name), **kind, default=argparse.SUPPRESS, help=f"{RECIPE_HELP.get(name, name)} ({shown})"
         )
-    return parser, train
+    translate_command = commands.add_parser(
+        "translate",
+        help="translate numbers with a model trained by train --task numbers",
+        description="Translate each TEXT, or each line of standard input when no TEXT is given, one per line.",
+    )
+    translate_command.add_argument("text", nargs="*", help='a sentence, e.g. "three hundred and five"')
+    translate_command.add_argument(
+        "--checkpoint", type=Path, required=True, metavar="DIR", help=f"a run directory (or its {MODEL})"
+    )
+    translate_command.add_argument(
+        "--beam", type=_integer(1), default=1, metavar="N", help="beam search with N hypotheses (default: 1, greedy)"
+    )
+    return parser, train, translate_command
 
 
 @dataclass
@@ -138,6 +172,7 @@ class SavedRun:
     """A run directory read back for ``--resume``: the weights and ``train_state.safetensors``, checked."""
 
     model: EncoderDecoder
+    kind: str  # a key of TASKS
     task: dict
     step: int
     world_size: int
@@ -151,7 +186,7 @@ class SavedRun:
 class Plan:
     """Everything a run needs, checked before anything is touched."""
 
-    task: CopyTask
+    task: CopyTask | NumberTask
     out: Path
     device: torch.device
     precision: str
@@ -201,8 +236,10 @@ def _read_run(directory: Path) -> SavedRun:
         optimizer["state"] = {int(index): values for index, values in optimizer["state"].items()}
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: the header is not a training state of this package ({e!r})") from e
-    if not isinstance(task, dict) or sorted(task) != sorted(RECIPE):
-        raise ValueError(f"{path}: the header's task is not a CopyTask of this package: {task!r}")
+    task_kind = header.get("task_kind", "copy")  # train states saved before the number task were all copy runs
+    fields = sorted(field.name for field in dataclasses.fields(TASKS[task_kind])) if task_kind in TASKS else None
+    if not isinstance(task, dict) or sorted(task) != fields:
+        raise ValueError(f"{path}: the header's task is not a {task_kind} task of this package: {task!r}")
     log = (directory / LOG).read_text(encoding="utf-8").splitlines(keepends=True)
     if len(log) != step:
         raise ValueError(f"{directory / LOG} has {len(log)} lines, the training state is at step {step}")
@@ -211,7 +248,7 @@ def _read_run(directory: Path) -> SavedRun:
         states = [tensors[f"rng.{kind}.{rank}"] for rank in range(world_size) if f"rng.{kind}.{rank}" in tensors]
         if states:
             rng[kind] = states
-    return SavedRun(load_model(directory / MODEL), task, step, world_size, optimizer, scheduler, rng, log)
+    return SavedRun(load_model(directory / MODEL), task_kind, task, step, world_size, optimizer, scheduler, rng, log)
 
 
 def _device(choice: str, local_rank: int) -> torch.device:
@@ -243,14 +280,21 @@ def _plan(command: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
                     f"argument {_flag(name)}: {args.resume} was trained with {resume.task[name]}, got {value} "
                     "(a resumed run may change --steps only)"
                 )
+        if resume.kind != args.task:
+            command.error(f"argument --task: {args.resume} is a run of --task {resume.kind}, got {args.task}")
         if resume.world_size != world_size:
             command.error(
                 f"argument --resume: {args.resume} was trained by {resume.world_size} processes; resume it with as "
                 f"many, got {world_size}"
             )
         recipe = resume.task | recipe
+    kind = TASKS[args.task]
+    names = {field.name for field in dataclasses.fields(kind)}
+    for name in recipe:
+        if name not in names:
+            command.error(f"argument {_flag(name)}: not a setting of --task {args.task}")
     try:
-        task = CopyTask(**recipe)
+        task = kind(**recipe)
     except ValueError as e:
         name, _, message = str(e).partition(": ")
         command.error(f"argument {_flag(name)}: {message}")
@@ -262,8 +306,9 @@ def _plan(command: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
         command.error(
             f"argument --batch-size: expected a multiple of the {world_size} processes, got {task.batch_size}"
         )
+    eval_size = args.eval_size if args.eval_size is not None else EVAL_SIZES[args.task]
     try:  # the evaluation's rows, drawn now so that a recipe with none to hold out fails before it trains
-        task.held_out(args.eval_size, world_size=world_size)
+        task.held_out(eval_size, world_size=world_size)
     except ValueError as e:
         command.error(str(e))
     out = args.out if args.out is not None else args.resume
@@ -281,9 +326,7 @@ def _plan(command: argparse.ArgumentParser, args: argparse.Namespace) -> Plan:
         device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
     except ValueError as e:
         command.error(f"argument --device: {e}")
-    return Plan(
-        task, out, device, args.precision, args.save_every, args.eval_size, not args.no_progress, world_size, resume
-    )
+    return Plan(task, out, device, args.precision, args.save_every, eval_size, not args.no_progress, world_size, resume)
 
 
 def _init_distributed(device: torch.device) -> int:
@@ -350,7 +393,8 @@ def _save(plan: Plan, model: EncoderDecoder, state: TrainingState, log: list[str
         return
     plan.out.mkdir(parents=True, exist_ok=True)
     # The state goes last and names the model file it belongs to: a save cut short is caught by --resume.
-    save_model(model, plan.out / MODEL)
+    # A number-task checkpoint carries its vocabularies, so that translate needs nothing else.
+    save_model(model, plan.out / MODEL, vocabs=plan.task.vocabs if isinstance(plan.task, NumberTask) else None)
     _write(plan.out / LOG, "".join(log).encode())
     optimizer = state.optimizer.state_dict()
     tensors = {f"rng.{kind}.{r}": states[r] for kind, states in rng.items() for r in range(len(states))}
@@ -366,12 +410,18 @@ def _save(plan: Plan, model: EncoderDecoder, state: TrainingState, log: list[str
         "format_version": STATE_FORMAT_VERSION,
         "step": str(state.step),
         "world_size": str(plan.world_size),
+        "task_kind": _kind(plan.task),
         "task": json.dumps(dataclasses.asdict(plan.task)),
         "optimizer": json.dumps({"state": header_state, "param_groups": optimizer["param_groups"]}),
         "scheduler": json.dumps(state.scheduler.state_dict()),
         "model_sha256": _sha256(plan.out / MODEL),
     }
     _write(plan.out / STATE, save(tensors, metadata=header))
+
+
+def _kind(task: CopyTask | NumberTask) -> str:
+    """The ``--task`` name of ``task``."""
+    return next(name for name, kind in TASKS.items() if isinstance(task, kind))
 
 
 class InterruptedRunError(Exception):
@@ -425,7 +475,8 @@ def train(plan: Plan) -> dict:
     if rank != 0:
         return {}
     return {
-        "task": "copy",
+        "task": _kind(task),
+        **({"direction": task.direction} if isinstance(task, NumberTask) else {}),
         "steps": task.steps,
         "seconds": round(seconds, 2),
         "tokens_per_second": round(tokens / seconds),
@@ -438,14 +489,42 @@ def train(plan: Plan) -> dict:
     }
 
 
+def run_translate(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Translate ``args.text`` (or the lines of standard input) with ``args.checkpoint``; print one line each.
+
+    Every sentence is checked against the vocabulary before any is translated: a word outside it exits with
+    status 2 and a message that names it.
+    """
+    path = args.checkpoint / MODEL if args.checkpoint.is_dir() else args.checkpoint
+    try:
+        vocabs = load_vocabs(path)
+        model = load_model(path)
+    except (ValueError, FileNotFoundError) as e:
+        command.error(f"argument --checkpoint: {e}")
+    if vocabs is None:
+        command.error(f"argument --checkpoint: {path} holds no vocabularies (train it with --task numbers)")
+    texts = args.text if args.text else [line.strip() for line in sys.stdin]
+    for text in texts:
+        try:
+            vocabs[0].encode(text)
+        except ValueError as e:
+            command.error(str(e))
+    for start in range(0, len(texts), 512):  # a batch at a time: standard input may hold many lines
+        for line in translate(model, *vocabs, texts[start : start + 512], beam_size=args.beam):
+            print(line, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m transformer``: parse and check ``argv``, then run the command.
 
     Exits with status 2 and argparse's one-line message on a bad option (before anything is written), and with
     status 130 and a one-line message on Ctrl-C.
     """
-    parser, train_parser = _parsers()
+    parser, train_parser, translate_parser = _parsers()
     args = parser.parse_args(argv)
+    if args.command == "translate":
+        run_translate(translate_parser, args)
+        return
     plan = _plan(train_parser, args)
     try:
         summary = train(plan)

@@ -32,6 +32,7 @@ from transformer.vocab import Vocab
 DIRECTIONS = ("en-zh", "zh-en")
 MAGNITUDES = range(1, 9)  # numbers of 1 to 8 digits: 0 <= n < 10**8
 SPLITS = ("train", "validation", "test")
+MAX_HELD_OUT = 100_000  # far below the smallest split (5 % of 10⁸ numbers), so drawing them never takes long
 # Of every 100 buckets of the value hash, how many go to each split.
 _SPLIT_BUCKETS = {"train": range(0, 90), "validation": range(90, 95), "test": range(95, 100)}
 _MASK64 = (1 << 64) - 1
@@ -112,7 +113,7 @@ class NumberTask:
     (Chinese), the vocabularies of ``number_vocabs``.
 
     Attributes:
-        direction: ``en-zh`` (English to Chinese) or ``zh-en``.
+        direction: Which way to translate: ``en-zh`` (English to Chinese) or ``zh-en``.
         steps: Optimizer steps.
         batch_size: Numbers per step (over all processes together).
         warmup: Warm-up steps of the ``rate`` schedule.
@@ -279,7 +280,7 @@ class NumberTask:
             state.step = stats.step
             yield stats
 
-    def held_out(self, n: int = 2000, split: str = "test", seed: int = 12345) -> list[int]:
+    def held_out(self, n: int = 2000, split: str = "test", seed: int = 12345, world_size: int = 1) -> list[int]:
         """``n`` distinct numbers of ``split``, spread evenly over the magnitudes.
 
         Each magnitude gets an equal share. The small ones have few numbers in a split (about 5 % of the ten
@@ -290,15 +291,17 @@ class NumberTask:
             n: How many.
             split: ``"train"``, ``"validation"`` or ``"test"``.
             seed: Seed of the draw.
+            world_size: Accepted for the command line, which passes it to every task; the split is by value, so
+                the numbers do not depend on it.
 
         Returns:
             The numbers, in increasing order.
 
         Raises:
-            ValueError: If ``n`` is below 1 or ``split`` is not a split.
+            ValueError: If ``n`` is not between 1 and ``MAX_HELD_OUT``, or ``split`` is not a split.
         """
-        if n < 1:
-            raise ValueError(f"n: expected an integer >= 1, got {n}")
+        if not 1 <= n <= MAX_HELD_OUT:
+            raise ValueError(f"n: expected an integer between 1 and {MAX_HELD_OUT}, got {n}")
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
         generator = torch.Generator().manual_seed(seed)
@@ -372,7 +375,7 @@ class NumberTask:
         Returns:
             A number between 0 and 1.
         """
-        numbers = self.held_out(n, split, seed)
+        numbers = self.held_out(n, split, seed, world_size)
         translations = self.translate(model, numbers, beam_size)
         hits = sum(out == self.target_text(k) for out, k in zip(translations, numbers, strict=True))
         return round(hits / len(numbers), 4)
