@@ -247,7 +247,7 @@ def bench_book(repeats: int) -> dict:
                 # Part of the line above: every chapter's notebook, in both languages, each in a fresh kernel.
                 "book: notebooks seconds",
                 "本书：notebook 运行秒数",
-                [bin_dir / "pytest", "-q", "-p", "no:randomly", "tests/test_notebooks.py", "-k", "runs_and_prints"],
+                [bin_dir / "pytest", "-q", "-p", "no:randomly", "tests/test_notebooks.py", "-k", "run_and_print"],
             ),
         ):
             CHINESE[name] = chinese

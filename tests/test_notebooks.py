@@ -7,6 +7,7 @@ the pages show, and links to them from each chapter.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -72,28 +73,42 @@ def _stdout(cell: dict) -> str:
     return "".join(o["text"] for o in cell["outputs"] if o["output_type"] == "stream" and o["name"] == "stdout")
 
 
-@pytest.mark.parametrize(("page", "lang"), PAGES, ids=IDS)
-def test_notebook_runs_and_prints_the_page(page, lang, monkeypatch):
-    """A fresh kernel, one thread: every chain of code cells prints exactly the output its page shows."""
+@pytest.mark.parametrize("page", notebooks.CHAPTERS)
+def test_notebooks_run_and_print_the_page(page, monkeypatch):
+    """A fresh kernel per notebook, one thread: every chain of code cells prints exactly the output its page shows.
+
+    The two languages of a chapter run at the same time, each in its own kernel: a kernel uses one thread, so on two
+    cores the pair takes the time of one.
+    """
     nbformat = pytest.importorskip("nbformat", reason="the notebooks extra: pip install -e '.[notebooks]'")
     nbclient = pytest.importorskip("nbclient", reason="the notebooks extra: pip install -e '.[notebooks]'")
     pytest.importorskip("ipykernel", reason="the notebooks extra: pip install -e '.[notebooks]'")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernel inherits it: one thread from its first line of torch
-    notebook = notebooks.export(page, lang)
-    run = nbformat.from_dict(notebook.as_json(lang))
-    start = time.perf_counter()
-    # The kernel works in the repository's root, as the page's blocks do under pytest (the figures' cache is there).
-    nbclient.NotebookClient(
-        run, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
-    seconds = time.perf_counter() - start
-    for indices, expected in notebook.chains:
-        if expected is None:
-            continue
-        got = "".join(_stdout(run.cells[i]) for i in indices)
-        line = notebook.cells[indices[0]]["metadata"]["book"]["line"]
-        assert got == expected, f"{notebooks.page_path(page, lang).relative_to(ROOT)}, block at line {line}"
-    _record_time(notebooks.notebook_name(page, lang), seconds)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernels inherit it: one thread from their first line of torch
+    exported = {lang: notebooks.export(page, lang) for lang in notebooks.LANGUAGES}
+    runs = {lang: nbformat.from_dict(notebook.as_json(lang)) for lang, notebook in exported.items()}
+    seconds = {}
+
+    async def execute(lang: str) -> None:
+        start = time.perf_counter()
+        # The kernel works in the repository's root, as the pages' blocks do under pytest (the figures' cache is there).
+        client = nbclient.NotebookClient(
+            runs[lang], timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+        )
+        await client.async_execute()
+        seconds[lang] = time.perf_counter() - start
+
+    async def execute_all() -> None:
+        await asyncio.gather(*(execute(lang) for lang in runs))
+
+    asyncio.run(execute_all())
+    for lang, notebook in exported.items():
+        for indices, expected in notebook.chains:
+            if expected is None:
+                continue
+            got = "".join(_stdout(runs[lang].cells[i]) for i in indices)
+            line = notebook.cells[indices[0]]["metadata"]["book"]["line"]
+            assert got == expected, f"{notebooks.page_path(page, lang).relative_to(ROOT)}, block at line {line}"
+        _record_time(notebooks.notebook_name(page, lang), seconds[lang])
 
 
 def _record_time(name: str, seconds: float) -> None:

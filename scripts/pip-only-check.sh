@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's pip-only path ("Without make, apt or npm"), as a reader on Windows, macOS or Linux takes it, checked
+# in CI: a fresh venv made by `python -m venv` in a temporary folder, the CPU build of torch first, then
+# `pip install -e ".[docs,test,notebooks]"`; no make, no apt, no npm. It runs the package's tests and doctests, the
+# notebooks, the strict site build and the tests of the built site, but not the browser test (it needs Chromium, which
+# pip cannot install) nor the check that KaTeX was installed (npm puts it there; without it the formulas show as TeX).
+#
+# The copy holds what a fresh clone holds (tracked and new files, nothing git ignores: no .venv, no KaTeX), plus the
+# figure cache in .cache/ when there is one: the figures are keyed by their code and the package, so reusing them
+# changes no output and saves the minutes of drawing them again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+start=$SECONDS
+
+mkdir "$work/book"
+git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$work/book"
+for cache in .cache/exec .cache/transformer-book; do
+    if [[ -d $cache ]]; then
+        mkdir -p "$work/book/.cache" && cp -r "$cache" "$work/book/.cache/"
+    fi
+done
+
+"$PYTHON" -m venv "$work/venv"
+pip=("$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+# The CPU wheel first: with it installed, `torch>=2.2` is satisfied and pip pulls no CUDA build.
+"${pip[@]}" torch==2.13.0 -c "$work/book/constraints.txt"
+"${pip[@]}" -e "$work/book[docs,test,notebooks]" -c "$work/book/constraints.txt"
+echo "pip-only: a fresh venv with torch and the package's extras in $((SECONDS - start)) s"
+
+cd "$work/book"
+NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -m "not browser" \
+    --deselect tests/test_site_build.py::test_math_is_rendered_by_the_local_katex
