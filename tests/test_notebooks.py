@@ -63,6 +63,29 @@ def test_refuses_what_is_not_a_chapter():
         notebooks.export("attention", "fr")
 
 
+def test_command_line_refuses_an_unknown_page(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        notebooks.main(["atention"])
+    assert exit_info.value.code == 2
+    assert "PAGE: expected chapters among tensors, autograd," in capsys.readouterr().err
+
+
+def test_a_page_the_tests_read_otherwise_is_refused(tmp_path, monkeypatch):
+    """A block the exporter would miss (here: a marker it does not know) fails the export, naming the block's line."""
+    page = tmp_path / "tensors.md"
+    page.write_text(
+        "# 1. Tensors\n\n```python\nprint(1)\n```\n\n<!--pytest-codeblocks:cont-->\n\n```python\nprint(2)\n```\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(notebooks, "page_path", lambda name, lang: page)
+    monkeypatch.setattr(notebooks, "ROOT", tmp_path)
+    monkeypatch.setattr(notebooks, "_split", lambda lines, start: iter([]))
+    with pytest.raises(
+        ValueError, match=r"tensors.md: expected .* the 1 blocks pytest-codeblocks runs, got 0 chains, .* line 3"
+    ):
+        notebooks.export("tensors", "en")
+
+
 def test_command_line_writes_both_languages(tmp_path, capsys):
     assert notebooks.main(["tensors", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tensors.ipynb", "tensors.zh.ipynb"]
@@ -131,7 +154,7 @@ def test_site_serves_the_notebook(site, page, lang):
     expected = notebooks.export(page, lang).as_json(lang)
     code = [c["source"] for c in served["cells"] if c["cell_type"] == "code"]
     assert code == [c["source"] for c in expected["cells"] if c["cell_type"] == "code"]
-    figures = notebooks.page_path(page, lang).read_text(encoding="utf-8").count("print(figure_html(")
+    figures = notebooks.page_path(page, lang).read_text(encoding="utf-8").count("figure_html(")
     attached = [c for c in served["cells"] if c.get("attachments")]
     assert len(attached) == figures, f"{name}: {figures} figures on the page, {len(attached)} in the notebook"
     for cell in served["cells"]:

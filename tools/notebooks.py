@@ -166,32 +166,43 @@ def _tested(fence: Fence) -> bool:
 
 
 def _markdown_source(lines: list[str], lang: str) -> str:
-    """Prose in Jupyter's Markdown: admonitions, math delimiters, heading attributes and site links converted."""
+    """Prose in Jupyter's Markdown: admonitions, math delimiters, heading attributes and site links converted.
+
+    A collapsible admonition (``???``, an exercise's solution) becomes ``<details>``, a note or a warning (``!!!``) a
+    quote with its title in bold, a content tab (``===``) its title in bold and its text; their bodies lose the four
+    spaces of indentation that Markdown would otherwise read as code.
+    """
     out: list[str] = []
-    stack: list[tuple[int, str]] = []  # open admonitions: (indentation of their body, how they close)
+    # The open admonitions: the indentation of their body in the page, what their body's lines start with here, and
+    # what closes them.
+    stack: list[tuple[int, str, str]] = [(0, "", "")]
     for line in lines:
         indent = len(line) - len(line.lstrip())
-        while stack and line.strip() and indent < stack[-1][0]:
-            out.append(" " * (stack[-1][0] - 4) + stack.pop()[1])
-        depth = len(stack)
-        text = line[min(indent, 4 * depth) :] if line.strip() else "\n"
-        opener = ADMONITION.match(text)
+        while len(stack) > 1 and line.strip() and indent < stack[-1][0]:
+            out.append(stack.pop()[2])
+        body, lead, _ = stack[-1]
+        if not line.strip():
+            out.append(lead.rstrip() + "\n")
+            continue
+        text = lead + line[min(indent, body) :]
+        opener = ADMONITION.match(line[min(indent, body) :])
         if opener:
             title = opener["title"] or opener["type"].capitalize()
-            pad = opener["indent"]
+            pad = lead + opener["indent"]
             if opener["kind"].startswith("???"):
-                out.append(f"{pad}<details><summary>{html.escape(title)}</summary>\n\n")
-                stack.append((len(line) - len(line.lstrip()) + 4, "</details>\n\n"))
+                out.append(f"{pad}<details><summary>{html.escape(title)}</summary>\n{pad.rstrip()}\n")
+                stack.append((indent + 4, pad, f"{pad}</details>\n{pad.rstrip()}\n"))
+            elif opener["kind"] == "===":
+                out.append(f"{pad}**{title}**\n{pad.rstrip()}\n")
+                stack.append((indent + 4, pad, ""))
             else:
-                out.append(f"{pad}**{title}**\n\n" if opener["kind"] == "===" else f"{pad}> **{title}**\n")
-                stack.append((len(line) - len(line.lstrip()) + 4, "" if opener["kind"] == "===" else "\n"))
+                out.append(f"{pad}> **{title}**\n")
+                stack.append((indent + 4, pad + "> ", f"{pad.rstrip()}\n"))
             continue
-        if stack and stack[-1][1] == "\n":  # inside a quote
-            text = "> " + text if text.strip() else ">\n"
-        if text.lstrip().startswith("#"):
+        if text.lstrip("> ").startswith("#"):
             text = HEADING_ATTRIBUTES.sub("", text.rstrip("\n")) + "\n"
         out.append(text)
-    out.extend(" " * (body - 4) + close for body, close in reversed(stack))
+    out.extend(close for _, _, close in reversed(stack[1:]))
     return _prose("".join(out), lang).strip("\n") + "\n"
 
 
@@ -394,10 +405,13 @@ def _check_against_parser(notebook: Notebook, path: Path) -> None:
     ]
     theirs = [(_normalised(block.code), block.expected_output) for block in tested]
     if ours != theirs:
-        wrong = next(i for i, pair in enumerate(zip(ours, theirs, strict=False)) if pair[0] != pair[1]) if ours else 0
+        same = next(
+            (i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs))
+        )
+        where = f"the block at line {tested[same].lineno}" if same < len(tested) else "the end of the page"
         raise ValueError(
             f"{path.relative_to(ROOT)}: expected the notebook's chains of code cells to be the {len(theirs)} blocks "
-            f"pytest-codeblocks runs, got {len(ours)} chains that differ from chain {wrong + 1} on"
+            f"pytest-codeblocks runs, got {len(ours)} chains, which part from them at {where}"
         )
 
 
@@ -452,9 +466,8 @@ def on_page_content(content: str, page: Any, config: Any, files: Any) -> str:
         return content
     page_name, lang = chapter
     write(page_name, lang, Path(config.site_dir) / "notebooks", lambda fence: _printed.get(fence.body.strip()))
-    from mkdocs.utils import get_relative_url  # only a site build needs mkdocs
-
-    href = get_relative_url(f"notebooks/{notebook_name(page_name, lang)}", page.url)
+    # Up from the page's folder to the site's root: "attention/" and "zh/attention/" (or "zh/attention.html").
+    href = "../" * page.url.count("/") + f"notebooks/{notebook_name(page_name, lang)}"
     link = f'<p class="book-notebook"><a class="md-button" href="{href}" download>{TEXT[lang]["download"]}</a></p>'
     return re.sub(r"(</h1>)", lambda m: m[1] + link, content, count=1)
 
@@ -462,9 +475,12 @@ def on_page_content(content: str, page: Any, config: Any, files: Any) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the notebooks of the chapters named (all by default) in both languages."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("pages", nargs="*", choices=[[], *CHAPTERS], metavar="PAGE", help="a chapter, e.g. attention")
+    parser.add_argument("pages", nargs="*", metavar="PAGE", help=f"a chapter: {', '.join(CHAPTERS)}")
     parser.add_argument("--out", type=Path, default=Path("notebooks"), help="the folder to write into (./notebooks)")
     args = parser.parse_args(argv)
+    unknown = [page for page in args.pages if page not in CHAPTERS]
+    if unknown:
+        parser.error(f"PAGE: expected chapters among {', '.join(CHAPTERS)}, got {', '.join(unknown)}")
     for page in args.pages or CHAPTERS:
         for lang in LANGUAGES:
             print(write(page, lang, args.out))
