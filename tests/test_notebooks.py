@@ -135,7 +135,7 @@ def test_notebooks_run_and_print_the_page(page, monkeypatch):
 
 
 def _record_time(name: str, seconds: float) -> None:
-    """Each notebook's run time, for the book benchmark (benchmarks/run.py reads test-artifacts/notebook-times.json)."""
+    """Each notebook's run time into test-artifacts/notebook-times.json (git-ignored): which chapters are slow."""
     path = ROOT / "test-artifacts" / "notebook-times.json"
     path.parent.mkdir(exist_ok=True)
     times = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

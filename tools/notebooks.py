@@ -304,31 +304,40 @@ def export(page: str, lang: str, rendered: Callable[[Fence], str | None] = lambd
     ]
     chains: list[tuple[list[int], str | None]] = []
     prose: list[str] = []
-    # Admonitions that hold tested code, open around the current line: (indentation of their body, folded or not).
-    # Their prose is cut into cells between the code cells, so it loses their indentation.
-    containers: list[tuple[int, bool]] = []
+    # Admonitions that hold tested code, open around the current line: the indentation of their body, whether they
+    # fold (an exercise's solution, ``???``) and their title. Their prose is cut into cells between the code cells.
+    containers: list[tuple[int, bool, str]] = []
+    titled = False  # whether the innermost of them has shown its title yet
     last_tested = False  # whether the last fence was a tested block (an expected output belongs to it)
 
     def flush() -> None:
+        nonlocal titled
         source = _markdown_source(_outdented(prose), lang)
+        prose.clear()
+        if containers:
+            _, folds, title = containers[-1]
+            if folds and source.strip():  # the solution's text stays hidden until the reader opens it
+                source = f"<details><summary>{html.escape(title)}</summary>\n\n{source}\n</details>\n"
+            elif not titled:
+                source = f"**{title}**\n\n{source}"
+            titled = True
         if source.strip():
             cells.append(_markdown_cell(source))
-        prose.clear()
 
     for part in _split(lines, 1):
         if isinstance(part, tuple):
             number, line = part
             indent = len(line) - len(line.lstrip())
             while containers and line.strip() and indent < containers[-1][0]:
-                containers.pop()
                 flush()
+                containers.pop()
             depth = containers[-1][0] if containers else 0
             opener = ADMONITION.match(line)
             if opener and _holds_tested_code(lines, number):
                 flush()
                 title = opener["title"] or opener["type"].capitalize()
-                prose.append(f"**{title}**\n\n")
-                containers.append((indent + 4, opener["kind"].startswith("???")))
+                containers.append((indent + 4, opener["kind"].startswith("???"), title))
+                titled = False
                 continue
             prose.append(line[min(indent, depth) :] if line.strip() else line)
             continue
