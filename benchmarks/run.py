@@ -1,6 +1,6 @@
 """Benchmarks: every number is a RATIO against a reference timed in the same process, interleaved.
 
-    .venv/bin/python benchmarks/run.py [attention|train-step|decode|copy|book|all] [--repeats N] [--save FILE]
+    .venv/bin/python benchmarks/run.py [attention|train-step|decode|copy|numbers|book|all] [--repeats N] [--save FILE]
 
 Prints a table per comparison and, last, one JSON line with every ratio. The machine is shared and noisy, so
 each measurement alternates candidate and reference, repeats, and reports the median of each; ratios are what
@@ -10,6 +10,7 @@ carry from one run to the next, not seconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -28,9 +29,13 @@ from torch import nn
 
 from transformer import (
     BOS,
+    EOS,
     MultiHeadedAttention,
+    NumberTask,
     attention,
+    beam_search,
     greedy_decode,
+    load_model,
     make_model,
     padding_mask,
     target_mask,
@@ -229,6 +234,61 @@ def bench_copy(repeats: int) -> dict:
     }
 
 
+def bench_numbers(repeats: int) -> dict:
+    """The CLI's number task from scratch, each direction: training time, held-out exact match, beam 4 vs greedy."""
+    results = {}
+    for direction in ("en-zh", "zh-en"):
+        print(f"\nNumbers {direction}, `python -m transformer train --task numbers` (defaults), 2000 test numbers")
+        with tempfile.TemporaryDirectory() as out:
+            command = [sys.executable, "-m", "transformer", "train", "--task", "numbers", "--direction", direction]
+            start = time.perf_counter()
+            result = subprocess.run(
+                [*command, "--out", out, "--no-progress"], capture_output=True, text=True, check=True
+            )
+            wall = time.perf_counter() - start
+            model = load_model(Path(out) / "model.safetensors")
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        task = NumberTask(direction)
+        numbers = task.held_out(2000)
+        batch = task.batch(numbers)
+        max_len = 2 * batch.src.size(1) + 8  # as translate() decodes
+        arguments = (model, batch.src, batch.src_mask, max_len, BOS, EOS)
+        greedy = functools.partial(greedy_decode, *arguments)
+        beam = functools.partial(beam_search, *arguments, beam_size=4)
+        beam_seconds, greedy_seconds = interleaved(beam, greedy, max(1, repeats // 5))
+        beam_match = task.exact_match(model, 2000, beam_size=4)
+        print(
+            f"  training {summary['seconds']} s, whole command {wall:.1f} s, {summary['tokens_per_second']} tokens/s,"
+        )
+        print(
+            f"  exact match {summary['exact_match']:.4f} greedy, {beam_match:.4f} beam 4   goal >= 0.995 within 180 s"
+        )
+        results |= {
+            f"numbers {direction}: training seconds": summary["seconds"],
+            f"numbers {direction}: command seconds": round(wall, 1),
+            f"numbers {direction}: exact match": summary["exact_match"],
+            f"numbers {direction}: exact match, beam 4": beam_match,
+            f"numbers {direction}: tokens per second": summary["tokens_per_second"],
+        }
+        CHINESE.update(
+            {
+                f"numbers {direction}: training seconds": f"数字翻译 {direction}：训练秒数",
+                f"numbers {direction}: command seconds": f"数字翻译 {direction}：整条命令秒数",
+                f"numbers {direction}: exact match": f"数字翻译 {direction}：完全匹配率",
+                f"numbers {direction}: exact match, beam 4": f"数字翻译 {direction}：完全匹配率（束宽 4）",
+                f"numbers {direction}: tokens per second": f"数字翻译 {direction}：每秒词元数",
+            }
+        )
+        results |= row(
+            f"numbers {direction}: beam 4 / greedy time, 2000",
+            f"数字翻译 {direction}：束宽 4 / 贪心 用时，2000 个数",
+            beam_seconds,
+            greedy_seconds,
+            "<= 3",
+        )
+    return results
+
+
 def bench_book(repeats: int) -> dict:
     """Wall time of the strict site build, of the test suite (what `make test` runs after set-up), of its notebooks."""
     print("\nThe book: `mkdocs build --strict`, `pytest` (all `make test` runs after set-up and lint), the notebooks")
@@ -265,6 +325,7 @@ BENCHES = {
     "train-step": bench_train_step,
     "decode": bench_decode,
     "copy": bench_copy,
+    "numbers": bench_numbers,
     "book": bench_book,
 }
 
