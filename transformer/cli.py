@@ -157,7 +157,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpar
         help="translate numbers with a model trained by train --task numbers",
         description="Translate each TEXT, or each line of standard input when no TEXT is given, one per line.",
     )
-    translate_command.add_argument("text", nargs="*", help='a sentence, e.g. "three hundred and five"')
+    translate_command.add_argument("text", nargs="*", metavar="TEXT", help='a sentence, e.g. "three hundred and five"')
     translate_command.add_argument(
         "--checkpoint", type=Path, required=True, metavar="DIR", help=f"a run directory (or its {MODEL})"
     )
