@@ -14,9 +14,9 @@ from transformer.tasks import CopyTask
 from transformer.training import StepStats, rate
 
 # The run chapter 8 trains in the page: rows of random length ending in EOS, one layer, d_model = 32, the paper's
-# schedule with 100 warm-up steps, 300 steps of 64 rows, seed 3 (with one thread, seeds 1 and 3 of 0-9 end copying
-# every held-out row; the page says so). ``cached_copy_model(steps=300, N=1, d_model=32, d_ff=64, end_symbol=True,
-# seed=3)`` trains the same model.
+# schedule with 100 warm-up steps, 300 steps of 64 rows, seed 3 (with one thread, the seeds 0-9 copy 67.6-100 % of
+# the rows never seen in training, seed 3 95.1 %; chapter 8 says so). ``cached_copy_model(steps=300, N=1,
+# d_model=32, d_ff=64, end_symbol=True, seed=3)`` trains the same model.
 CHAPTER_TASK = CopyTask(
     end_symbol=True, steps=300, batch_size=64, warmup=100, factor=1.0, cooldown=0.0, N=1, d_model=32, d_ff=64, seed=3
 )
