@@ -111,7 +111,7 @@ async () => {
   // Code under the copy button: scroll each block to the end of its longest line, and look for text below the button.
   const hidden = [];
   for (const pre of document.querySelectorAll(".md-typeset pre")) {
-    const button = pre.querySelector(".md-clipboard");
+    const button = pre.querySelector(".md-code__nav");  // material's copy (and other) buttons
     const code = pre.querySelector("code");
     if (!button || !code) continue;
     code.scrollLeft = code.scrollWidth;

@@ -7,7 +7,7 @@ import re
 from urllib.parse import urljoin
 
 import pytest
-from sitebuild import LANGUAGES, SITE_URL, SiteBuild, build_site, parse_html, site_path, source_pages
+from sitebuild import DOCS, LANGUAGES, SITE_URL, SiteBuild, build_site, parse_html, site_path, source_pages
 
 import transformer
 
@@ -155,6 +155,12 @@ def test_pages_name_the_deployed_address_as_canonical(site: SiteBuild) -> None:
             path = site_path(page, lang)
             html = site.page(path).read_text(encoding="utf-8")
             assert f'<link rel="canonical" href="{SITE_URL}{path}">' in html, path
+
+
+def test_performance_table_says_which_way_its_ratios_run(site: SiteBuild) -> None:
+    for lang, sentence in (("en", "is A's time divided by B's time"), ("zh", "是 A 的耗时除以 B 的耗时")):
+        html = site.page(site_path(DOCS / "performance.md", lang)).read_text(encoding="utf-8")
+        assert sentence in html, f"{lang} Performance page"
 
 
 def test_chinese_api_pages_have_chinese_labels(site: SiteBuild) -> None:
