@@ -1,6 +1,7 @@
 """Benchmarks: every number is a RATIO against a reference timed in the same process, interleaved.
 
-    .venv/bin/python benchmarks/run.py [attention|train-step|decode|copy|numbers|book|all] [--repeats N] [--save FILE]
+    .venv/bin/python benchmarks/run.py [attention|train-step|decode|copy|seeds|numbers|book|all] \\
+        [--repeats N] [--save FILE]
 
 Prints a table per comparison and, last, one JSON line with every ratio. The machine is shared and noisy, so
 each measurement alternates candidate and reference, repeats, and reports the median of each; ratios are what
@@ -10,6 +11,7 @@ carry from one run to the next, not seconds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -40,6 +42,7 @@ from transformer import (
     padding_mask,
     target_mask,
 )
+from transformer.figures.training import CHAPTER_TASK
 
 
 def interleaved(candidate: Callable[[], object], reference: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -234,6 +237,36 @@ def bench_copy(repeats: int) -> dict:
     }
 
 
+def bench_seeds(repeats: int) -> dict:
+    """Chapter 8's copy model trained with seeds 0-9 (one thread), without and with the cool-down: exact match."""
+    print("\nChapter 8's copy run, seeds 0-9, one thread: exact match on the 1000 rows never seen in training")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the page's outputs are made with one thread; more threads change the runs
+    results = {}
+    try:
+        for cooldown, label, chinese in ((0.0, "no cool-down", "不冷却"), (0.3, "cool-down 0.3", "冷却 0.3")):
+            scores = []
+            for seed in range(10):
+                task = dataclasses.replace(CHAPTER_TASK, seed=seed, cooldown=cooldown)
+                model = task.build_model()
+                for _ in task.train(model):
+                    pass
+                scores.append(task.exact_match(model.eval(), n=1000))
+            print(f"  {label}: " + ", ".join(f"seed {seed} {score:.3f}" for seed, score in enumerate(scores)))
+            prefix, zh_prefix = f"chapter 8 seeds 0-9, {label}", f"第 8 章种子 0-9，{chinese}"
+            names = {
+                f"{prefix}: lowest exact match": (f"{zh_prefix}：最低完全匹配率", min(scores)),
+                f"{prefix}: seed 3": (f"{zh_prefix}：种子 3", scores[3]),
+                f"{prefix}: seeds at 100 %": (f"{zh_prefix}：全对的种子数", scores.count(1.0)),
+            }
+            for name, (zh, value) in names.items():
+                CHINESE[name] = zh
+                results[name] = value
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
 def bench_numbers(repeats: int) -> dict:
     """The CLI's number task from scratch, each direction: training time, held-out exact match, beam 4 vs greedy."""
     results = {}
@@ -325,6 +358,7 @@ BENCHES = {
     "train-step": bench_train_step,
     "decode": bench_decode,
     "copy": bench_copy,
+    "seeds": bench_seeds,
     "numbers": bench_numbers,
     "book": bench_book,
 }
