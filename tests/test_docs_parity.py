@@ -178,4 +178,5 @@ def test_chapter_map_links_every_chapter_and_marks_the_placeholders() -> None:
         assert len(rows) == len(CHAPTERS)
         for row, chapter in zip(rows, CHAPTERS, strict=True):
             assert f"]({chapter.slug}/)" in row
+            assert "{#" not in row, f"the heading's id leaked into the title: {row}"
             assert (f"*({coming_soon})*" in row) == chapter.is_placeholder(lang), row

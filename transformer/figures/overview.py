@@ -43,10 +43,10 @@ class Chapter:
         return DOCS_DIR / (f"{self.slug}.md" if lang == "en" else f"{self.slug}.{lang}.md")
 
     def title(self, lang: Lang) -> str:
-        """The first heading of the chapter's page, so the map follows the page."""
+        """The first heading of the chapter's page, so the map follows the page (without its ``{#id}``)."""
         for line in self.page(lang).read_text(encoding="utf-8").splitlines():
             if line.startswith("# "):
-                return line[2:].strip()
+                return re.sub(r"\s*\{#[^}]*\}\s*$", "", line[2:]).strip()
         return self.slug
 
     def is_placeholder(self, lang: Lang) -> bool:
