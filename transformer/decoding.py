@@ -115,10 +115,12 @@ def beam_search(
     All sentences and their beams run as one batch of ``batch × beam_size`` rows, with the decoder's cache
     (``DecoderCache``): each step feeds one token per hypothesis, then the cache's rows are reordered to follow the
     hypotheses that were kept (``DecoderCache.reorder``). While searching, hypotheses are ranked by their summed
-    log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score unchanged,
-    until every hypothesis of the batch has ended or ``max_len`` is reached. The finished hypotheses are then
-    ranked by GNMT's length-normalised score (Wu et al., 2016), which keeps short outputs from winning merely by
-    having fewer probabilities below 1 to multiply:
+    log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score unchanged.
+    A sentence is done, and its beam frozen, when ``n_best`` of its hypotheses have ended and no unfinished one
+    can still beat them (its log-probability only falls, and it is normalised by at most $lp$ of ``max_len``);
+    decoding stops when every sentence is done or ``max_len`` is reached. The hypotheses are ranked by GNMT's
+    length-normalised score (Wu et al., 2016), which keeps short outputs from winning merely by having fewer
+    probabilities below 1 to multiply:
 
     $$
     s(Y) = \frac{\log P(Y \mid X)}{lp(Y)}, \qquad lp(Y) = \left(\frac{5 + |Y|}{6}\right)^{\alpha}
@@ -196,26 +198,33 @@ def beam_search(
     scores[:, 0] = 0.0
     lengths = torch.zeros(batch, k, dtype=torch.long, device=device)  # output tokens, end symbol included
     finished = torch.zeros(batch, k, dtype=torch.bool, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)  # sentences whose n best can no longer change
+    longest = ((5 + max_len - 1) / 6) ** alpha  # the largest lp an output of at most max_len - 1 tokens can have
     # A finished hypothesis may only continue with pad, at no cost.
     ended = torch.full((vocab,), float("-inf"), dtype=torch.float64, device=device)
     ended[pad] = 0.0
     cache = DecoderCache.empty(len(model.decoder.layers))
     rows = torch.arange(batch, device=device).unsqueeze(1) * k  # (batch, 1): each sentence's first row
     for _ in range(max_len - 1):
-        if finished.all():
+        if done.all():
             break
         out = model.decode(memory, beam_mask, ys[:, -1:], None, cache)  # (batch * k, 1, d_model)
         log_probs = model.generator(out[:, -1]).double().view(batch, k, vocab)  # (batch, k, vocab)
-        log_probs = torch.where(finished.unsqueeze(-1), ended, log_probs)
+        frozen = finished | done.unsqueeze(1)  # (batch, k)
+        log_probs = torch.where(frozen.unsqueeze(-1), ended, log_probs)
         candidates = (scores.unsqueeze(-1) + log_probs).view(batch, k * vocab)  # (batch, k * vocab)
         scores, chosen = candidates.topk(k, dim=1)  # (batch, k) each, best first
         parent, token = chosen // vocab, chosen % vocab  # (batch, k) each
         order = (rows + parent).view(-1)  # (batch * k,): the row each kept hypothesis extends
         ys = torch.cat([ys[order], token.view(-1, 1).to(ys.dtype)], dim=1)
         cache.reorder(order)
-        finished, lengths = finished.gather(1, parent), lengths.gather(1, parent)
-        lengths += ~finished
-        finished |= token == end_symbol
+        finished, lengths, frozen = finished.gather(1, parent), lengths.gather(1, parent), frozen.gather(1, parent)
+        lengths += ~frozen
+        finished |= (token == end_symbol) & ~frozen
+        normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (batch, k)
+        nth_best = normalised.masked_fill(~finished, float("-inf")).topk(n_best, dim=1).values[:, -1]  # (batch,)
+        hope = (scores / longest).masked_fill(finished, float("-inf")).amax(dim=1)  # best an unfinished one can reach
+        done |= finished.all(dim=1) | (hope < nth_best)
 
     normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (batch, k)
     best, rank = normalised.sort(dim=1, descending=True, stable=True)
