@@ -113,13 +113,13 @@ def beam_search(
     r"""Decode every row of ``src`` at once, keeping the ``beam_size`` most likely outputs of each at every step.
 
     All sentences and their beams run as one batch of ``batch × beam_size`` rows, with the decoder's cache
-    (``DecoderCache``): each step feeds one token per hypothesis, then the cache's rows are reordered to follow the
-    hypotheses that were kept (``DecoderCache.reorder``). While searching, hypotheses are ranked by their summed
-    log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score unchanged.
-    A sentence is done, and its beam frozen, when ``n_best`` of its hypotheses have ended and no unfinished one
-    can still beat them (its log-probability only falls, and it is normalised by at most $lp$ of ``max_len``);
-    decoding stops when every sentence is done or ``max_len`` is reached. The hypotheses are ranked by GNMT's
-    length-normalised score (Wu et al., 2016), which keeps short outputs from winning merely by having fewer
+    (``DecoderCache``): each step feeds one token per hypothesis, then the self-attention cache's rows are reordered
+    to follow the hypotheses that were kept (``KVCache.reorder``). While searching, hypotheses are ranked by their
+    summed log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score
+    unchanged. A sentence is done, and its beam frozen, when ``n_best`` of its hypotheses have ended and no
+    unfinished one can still beat them (its log-probability only falls, and it is normalised by at most $lp$ of
+    ``max_len``); decoding stops when every sentence is done or ``max_len`` is reached. The hypotheses are ranked by
+    GNMT's length-normalised score (Wu et al., 2016), which keeps short outputs from winning merely by having fewer
     probabilities below 1 to multiply:
 
     $$
@@ -217,7 +217,10 @@ def beam_search(
         parent, token = chosen // vocab, chosen % vocab  # (batch, k) each
         order = (rows + parent).view(-1)  # (batch * k,): the row each kept hypothesis extends
         ys = torch.cat([ys[order], token.view(-1, 1).to(ys.dtype)], dim=1)
-        cache.reorder(order)
+        # Only the self-attention caches: the source keys and values of every beam of a sentence are the same,
+        # and a hypothesis never moves to another sentence's rows.
+        for self_cache, _ in cache.layers:
+            self_cache.reorder(order)
         finished, lengths, frozen = finished.gather(1, parent), lengths.gather(1, parent), frozen.gather(1, parent)
         lengths += ~frozen
         finished |= (token == end_symbol) & ~frozen
