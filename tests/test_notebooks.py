@@ -42,7 +42,7 @@ def test_notebook_is_the_page(page, lang):
     notebook = notebooks.export(page, lang)  # raises unless the code cells are what pytest-codeblocks runs
     nbformat.validate(nbformat.from_dict(notebook.as_json(lang)))
     markdown = "\n".join(cell["source"] for cell in notebook.cells if cell["cell_type"] == "markdown")
-    for leftover in ("<!--", "\\(", "\\[", "!!! ", "??? ", "][transformer.", ".md)", ".md#"):
+    for leftover in ("<!--", "{#", "\\(", "\\[", "!!! ", "??? ", "][transformer.", ".md)", ".md#"):
         assert leftover not in markdown, f"{page} ({lang}): {leftover!r} left in a Markdown cell"
     for cell in notebook.cells:
         if cell["cell_type"] == "markdown":

@@ -296,7 +296,7 @@ def export(page: str, lang: str, rendered: Callable[[Fence], str | None] = lambd
         raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
     path = page_path(page, lang)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    title = lines[0].lstrip("# ").strip()
+    title = HEADING_ATTRIBUTES.sub("", lines[0].lstrip("# ").strip())
     cells = [
         _markdown_cell(_markdown_source(lines[:1], lang)),
         _markdown_cell(TEXT[lang]["intro"].format(title=title, url=page_url(page, lang)) + "\n"),
