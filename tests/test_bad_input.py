@@ -6,11 +6,11 @@ from transformer.figures import errors
 
 
 def test_every_case_raises_and_both_languages_list_the_same_rows():
-    english = errors.bad_input_table("en").splitlines()
-    chinese = errors.bad_input_table("zh").splitlines()
+    english = [row for row in errors.bad_input_table("en").splitlines() if row.startswith("|")]
+    chinese = [row for row in errors.bad_input_table("zh").splitlines() if row.startswith("|")]
     assert len(english) == len(errors.CASES) + 2
     assert english[2:] == chinese[2:]
-    assert all("`ValueError`" in row or "Error`" in row or "Warning`" in row for row in english[2:])
+    assert all("Error`" in row or "Warning`" in row for row in english[2:])
 
 
 def test_a_case_that_stops_raising_stops_the_build(monkeypatch):

@@ -95,7 +95,7 @@ def bad_input_table(lang: str = "en", groups: tuple[str, ...] | None = None) -> 
             ``"checkpoints"``; ``None`` for all.
 
     Returns:
-        The table, ready for a page's build-time block to print.
+        The table inside a ``<div class="bad-input">``, ready for a page's build-time block to print.
 
     Raises:
         AssertionError: If a case no longer raises or warns (the build stops).
@@ -110,4 +110,5 @@ def bad_input_table(lang: str = "en", groups: tuple[str, ...] | None = None) -> 
                 kind, message = _outcome(code, namespace, folder)
                 message = message.replace("`", "'").replace("|", "\\|")
                 lines.append(f"| `{code}` | `{kind}` | `{message}` |")
-    return "\n".join(lines)
+    # The wrapper lets the site's CSS keep the exception's name on one line on a phone.
+    return '<div class="bad-input" markdown>\n\n' + "\n".join(lines) + "\n\n</div>"
