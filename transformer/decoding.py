@@ -14,6 +14,36 @@ from transformer.masks import subsequent_mask
 from transformer.model import EncoderDecoder
 
 
+def _check_decoding_arguments(
+    name: str,
+    model: EncoderDecoder,
+    src: Tensor,
+    src_mask: Tensor | None,
+    max_len: int,
+    symbols: dict[str, int | None],
+) -> None:
+    """The checks ``greedy_decode`` and ``beam_search`` make before they start (see their ``Raises:``)."""
+    config_max_len = model.tgt_embed[1].max_len
+    if not 1 <= max_len <= config_max_len:
+        raise ValueError(
+            f"max_len must lie in 1 .. {config_max_len} (1 for the start symbol; the model's positional table "
+            f"has {config_max_len} positions), got {max_len}"
+        )
+    vocab = model.tgt_embed[0].vocab
+    for symbol_name, symbol in symbols.items():
+        if symbol is not None and not 0 <= symbol < vocab:
+            raise ValueError(f"{symbol_name}: expected an id of the target vocabulary (0 .. {vocab - 1}), got {symbol}")
+    check_shape("src", src, ("batch", "src_len"))
+    if src_mask is not None:
+        check_shape("src_mask", src_mask, ("batch", 1, "src_len"))
+        check_same_size("src", src.size(0), "src_mask", src_mask.size(0), "batch size")
+    if model.training:
+        warnings.warn(
+            f"{name}: the model is in training mode, so dropout makes its output random; call model.eval()",
+            stacklevel=4,  # the caller of the no_grad wrapper
+        )
+
+
 @torch.no_grad()
 def greedy_decode(
     model: EncoderDecoder,
@@ -55,25 +85,14 @@ def greedy_decode(
     Warns:
         UserWarning: If ``model`` is in training mode (dropout would make the output random).
     """
-    config_max_len = model.tgt_embed[1].max_len
-    if not 1 <= max_len <= config_max_len:
-        raise ValueError(
-            f"max_len must lie in 1 .. {config_max_len} (1 for the start symbol; the model's positional table "
-            f"has {config_max_len} positions), got {max_len}"
-        )
-    vocab = model.tgt_embed[0].vocab
-    for name, symbol in (("start_symbol", start_symbol), ("end_symbol", end_symbol), ("pad", pad)):
-        if symbol is not None and not 0 <= symbol < vocab:
-            raise ValueError(f"{name}: expected an id of the target vocabulary (0 .. {vocab - 1}), got {symbol}")
-    check_shape("src", src, ("batch", "src_len"))
-    if src_mask is not None:
-        check_shape("src_mask", src_mask, ("batch", 1, "src_len"))
-        check_same_size("src", src.size(0), "src_mask", src_mask.size(0), "batch size")
-    if model.training:
-        warnings.warn(
-            "greedy_decode: the model is in training mode, so dropout makes its output random; call model.eval()",
-            stacklevel=3,  # the caller of the no_grad wrapper
-        )
+    _check_decoding_arguments(
+        "greedy_decode",
+        model,
+        src,
+        src_mask,
+        max_len,
+        {"start_symbol": start_symbol, "end_symbol": end_symbol, "pad": pad},
+    )
 
     memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
     batch = src.size(0)
@@ -167,26 +186,16 @@ def beam_search(
         raise ValueError(f"n_best: expected an integer in 1 .. beam_size={beam_size}, got {n_best}")
     if not alpha >= 0:
         raise ValueError(f"alpha: expected a number >= 0, got {alpha}")
-    config_max_len = model.tgt_embed[1].max_len
-    if not 1 <= max_len <= config_max_len:
-        raise ValueError(
-            f"max_len must lie in 1 .. {config_max_len} (1 for the start symbol; the model's positional table "
-            f"has {config_max_len} positions), got {max_len}"
-        )
-    vocab = model.tgt_embed[0].vocab
-    for name, symbol in (("start_symbol", start_symbol), ("end_symbol", end_symbol), ("pad", pad)):
-        if not 0 <= symbol < vocab:
-            raise ValueError(f"{name}: expected an id of the target vocabulary (0 .. {vocab - 1}), got {symbol}")
-    check_shape("src", src, ("batch", "src_len"))
-    if src_mask is not None:
-        check_shape("src_mask", src_mask, ("batch", 1, "src_len"))
-        check_same_size("src", src.size(0), "src_mask", src_mask.size(0), "batch size")
-    if model.training:
-        warnings.warn(
-            "beam_search: the model is in training mode, so dropout makes its output random; call model.eval()",
-            stacklevel=3,  # the caller of the no_grad wrapper
-        )
+    _check_decoding_arguments(
+        "beam_search",
+        model,
+        src,
+        src_mask,
+        max_len,
+        {"start_symbol": start_symbol, "end_symbol": end_symbol, "pad": pad},
+    )
 
+    vocab = model.tgt_embed[0].vocab
     batch, k, device = src.size(0), beam_size, src.device
     # Row b * k + j of every tensor below is hypothesis j of sentence b.
     memory = model.encode(src, src_mask).repeat_interleave(k, dim=0)  # (batch * k, src_len, d_model)
