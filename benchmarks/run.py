@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from book.figures.training import CHAPTER_TASK
 from transformer import (
     BOS,
     EOS,
@@ -42,7 +43,6 @@ from transformer import (
     padding_mask,
     target_mask,
 )
-from transformer.figures.training import CHAPTER_TASK
 
 
 def interleaved(candidate: Callable[[], object], reference: Callable[[], object], repeats: int) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from transformer.figures import errors
+from book.figures import errors
 
 
 def test_every_case_raises_and_both_languages_list_the_same_rows():

@@ -46,7 +46,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # A chapter page's first visit, before any search, downloads at most this much (uncompressed).
 FIRST_VISIT_BUDGET = 1_000_000
-# The weights the Performance page shows (transformer.figures.overview.site_weight_table).
+# The weights the Performance page shows (book.figures.overview.site_weight_table).
 WEIGHT_RECORD = ROOT / "benchmarks" / "site-weight.json"
 # The smallest label a reader can read on a figure, in CSS pixels.
 MIN_LABEL_PX = 9

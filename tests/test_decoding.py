@@ -4,6 +4,7 @@ import itertools
 import pytest
 import torch
 
+from book.figures import cached_copy_model
 from transformer import (
     BOS,
     EOS,
@@ -16,7 +17,6 @@ from transformer import (
     padding_mask,
     subsequent_mask,
 )
-from transformer.figures import cached_copy_model
 
 
 @pytest.fixture(scope="module")

@@ -171,7 +171,7 @@ def test_abbreviations_agree_with_the_glossary() -> None:
 
 
 def test_chapter_map_links_every_chapter_and_marks_the_placeholders() -> None:
-    from transformer.figures.overview import CHAPTERS, chapter_map
+    from book.figures.overview import CHAPTERS, chapter_map
 
     for lang, coming_soon in (("en", "coming soon"), ("zh", "编写中")):
         rows = chapter_map(lang).splitlines()[2:]

@@ -8,10 +8,10 @@ pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from transformer.figures import figure_html
-from transformer.figures.autograd import computation_graph, neuron_loss, walk_graph
-from transformer.figures.embeddings import WORDS, category_cosines, embedding_training, train_toy_embeddings
-from transformer.figures.tensors import array_boxes
+from book.figures import figure_html
+from book.figures.autograd import computation_graph, neuron_loss, walk_graph
+from book.figures.embeddings import WORDS, category_cosines, embedding_training, train_toy_embeddings
+from book.figures.tensors import array_boxes
 
 
 def _texts(fig: Figure) -> list[str]:

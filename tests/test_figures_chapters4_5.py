@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transformer import make_model, sinusoid_table
-from transformer.figures import figure_html
-from transformer.figures._common import training_code_digest
-from transformer.figures.attention import (
+from book.figures import figure_html
+from book.figures._common import training_code_digest
+from book.figures.attention import (
     gradient_paths,
     input_gradients,
     mask_heatmaps,
     scaling_saturation,
     trained_attention_heads,
 )
-from transformer.figures.positional import encoding_curves, encoding_heatmap, position_similarity
+from book.figures.positional import encoding_curves, encoding_heatmap, position_similarity
+from transformer import make_model, sinusoid_table
 
 LANGS = ["en", "zh"]
 
@@ -117,7 +117,7 @@ def test_figures_reject_an_unknown_language():
 
 
 def test_training_code_digest_follows_the_code_that_trains_the_cached_models(monkeypatch):
-    """A cached model is retrained when the loss or a layer changes, not when the command line does."""
+    """A cached model is retrained when the loss or a layer changes, not when the command line or another task does."""
     before = training_code_digest()
     read_bytes = Path.read_bytes
 
@@ -128,3 +128,5 @@ def test_training_code_digest_follows_the_code_that_trains_the_cached_models(mon
     assert digest_after_editing("training.py") != before
     assert digest_after_editing("attention.py") != before
     assert digest_after_editing("cli.py") == before
+    assert digest_after_editing("numbers.py") == before
+    assert training_code_digest("from transformer.numbers import NumberTask") != before

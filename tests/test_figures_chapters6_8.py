@@ -13,9 +13,8 @@ pytest.importorskip("matplotlib")
 import numpy as np
 import torch
 
-from transformer import MultiHeadedAttention, rate
-from transformer.figures import cached_copy_model, figure_html
-from transformer.figures.encoder import (
+from book.figures import cached_copy_model, figure_html
+from book.figures.encoder import (
     SENTENCE,
     NormPlacementRecipe,
     corrupted_memory_predictions,
@@ -26,7 +25,8 @@ from transformer.figures.encoder import (
     source_attention,
     source_attention_heatmap,
 )
-from transformer.figures.training import CHAPTER_TASK, PAPER_SCHEDULES, loss_curve, rate_schedule, training_log
+from book.figures.training import CHAPTER_TASK, PAPER_SCHEDULES, loss_curve, rate_schedule, training_log
+from transformer import MultiHeadedAttention, rate
 from transformer.tasks import CopyTask
 
 LANGS = ["en", "zh"]

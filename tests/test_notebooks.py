@@ -1,4 +1,4 @@
-"""The chapters' notebooks (tools/notebooks.py): made from the pages, run in a fresh kernel, downloadable from the site.
+"""The chapters' notebooks (book/notebooks.py): made from the pages, run in a fresh kernel, downloadable from the site.
 
 Each notebook runs in its own kernel with one thread, as the book's outputs were made, and every chain of code cells
 must print what its page shows. The site test checks that the built site serves the same notebooks, with the figures
@@ -8,21 +8,17 @@ the pages show, and links to them from each chapter.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from book import notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("book_notebooks", ROOT / "tools" / "notebooks.py")
-notebooks = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = notebooks  # dataclasses look their module up by name
-_spec.loader.exec_module(notebooks)
 
 PAGES = [(page, lang) for page in notebooks.CHAPTERS for lang in notebooks.LANGUAGES]
 IDS = [notebooks.notebook_name(page, lang) for page, lang in PAGES]

@@ -2,8 +2,8 @@
 
 The public names follow the Annotated Transformer. Modules, in the order of the book: ``embeddings``,
 ``positional``, ``attention``, ``layers``, ``encoder``, ``decoder``, ``model``, ``masks``, ``data``,
-``vocab``, ``training``, ``decoding``, ``checkpoints``, ``tasks``, ``numbers``; ``figures`` and the command line
-sit on top.
+``vocab``, ``training``, ``decoding``, ``checkpoints``, ``tasks``, ``numbers``; the command line sits on top.
+What draws the book's figures is the separate package ``book``, which this one never imports.
 """
 
 from transformer.attention import KVCache, MultiHeadedAttention, attention

@@ -1,7 +1,7 @@
 // The search index of the page's language, fetched when the reader opens the search, and ranked for a textbook.
 //
 // material's bundle requests search/search_index.json with XMLHttpRequest as soon as a page loads. The build writes
-// one index per language (tools/search_index.py); the page names its own in this script's data-index
+// one index per language (book/search_index.py); the page names its own in this script's data-index
 // (overrides/main.html). This script runs before the bundle: it sends that request to the page's language's index,
 // and holds it back until the search is opened (the search field takes the focus, or the search toggle is checked),
 // so a reader who never searches never downloads an index. It also starts material's search worker through

@@ -2,9 +2,10 @@
 
 Every figure is drawn by a ```` ```python exec="on" html="1" ```` block (markdown-exec) when the site is built;
 drawing them all takes most of a build. This hook wraps markdown-exec's formatter: the HTML a figure block
-printed is stored in ``.cache/exec/`` under a hash of the block, its options, the source of the ``transformer``
-package, the versions of torch and matplotlib and the number of threads. A rebuild after an edit of one page
-(``mkdocs serve``) then redraws nothing, and any change to the package redraws everything. Only output that is a
+printed is stored in ``.cache/exec/`` under a hash of the block, its options, the source of every module of this
+repository the block imports (``book.digest``: the figure's module, the package modules it runs), the versions of
+torch and matplotlib and the number of threads. A rebuild after an edit of one page (``mkdocs serve``) then redraws
+nothing, and a change to a module redraws only the figures that use it. Only output that is a
 figure is stored: a block that failed prints its error instead, which is never cached.
 """
 
@@ -13,30 +14,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import matplotlib
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from book.digest import ROOT, code_digest
+
 CACHE = ROOT / ".cache" / "exec"
 
 
-def _package_digest() -> str:
-    digest = hashlib.sha256(f"{torch.__version__} {matplotlib.__version__} {torch.get_num_threads()}".encode())
-    for path in sorted((ROOT / "transformer").rglob("*.py")):
-        digest.update(path.relative_to(ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _cached(format_block: Callable[..., str], package: str) -> Callable[..., str]:
+def _cached(format_block: Callable[..., str], versions: str) -> Callable[..., str]:
     def format_or_reuse(source: str, language: str, css_class: str, options: dict[str, Any], md: Any, **kw: Any) -> str:
         if not options.get("html"):  # the validator only lets executed blocks through
             return format_block(source, language, css_class, options, md, **kw)
         shown = {k: v for k, v in options.items() if isinstance(v, str | int | float | bool)}
-        key = hashlib.sha256(json.dumps([package, language, source, shown], sort_keys=True).encode()).hexdigest()
+        code = code_digest(source)
+        key = hashlib.sha256(json.dumps([versions, code, language, source, shown], sort_keys=True).encode()).hexdigest()
         path = CACHE / f"{key}.html"
         if path.is_file():
             return path.read_text(encoding="utf-8")
@@ -54,9 +48,9 @@ def _cached(format_block: Callable[..., str], package: str) -> Callable[..., str
 def on_config(config: Any) -> Any:
     """Use one thread, as the tests do (conftest.py), and wrap markdown-exec's ``python`` formatter with the cache."""
     torch.set_num_threads(1)  # the same training runs, hence the same figures, on every machine
-    package = _package_digest()
+    versions = f"{torch.__version__} {matplotlib.__version__} {torch.get_num_threads()}"
     for fence in config["mdx_configs"]["pymdownx.superfences"]["custom_fences"]:
         if fence["name"] == "python" and not getattr(fence["format"], "__wrapped_by_exec_cache__", False):
-            fence["format"] = _cached(fence["format"], package)
+            fence["format"] = _cached(fence["format"], versions)
             fence["format"].__wrapped_by_exec_cache__ = True
     return config

@@ -16,7 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import transformer
-from transformer.figures._common import localized
+from book.figures._common import localized
 
 # (group, code): the code is shown in the table exactly as it runs. Names it may use: torch, the package's public
 # names, `model` (make_model(11, 11, N=1, d_model=16, d_ff=32, h=4), in eval mode), `src` (token ids (2, 5)),

@@ -6,7 +6,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from transformer.figures._common import localized, new_figure
+from book.figures._common import localized, new_figure
 from transformer.positional import sinusoid_table
 
 

@@ -9,7 +9,7 @@ import json
 import torch
 from matplotlib.figure import Figure
 
-from transformer.figures._common import cache_dir, localized, new_figure
+from book.figures._common import cache_dir, localized, new_figure, training_code_digest
 from transformer.tasks import CopyTask
 from transformer.training import StepStats, rate
 
@@ -33,8 +33,11 @@ def training_log(task: CopyTask = CHAPTER_TASK) -> list[StepStats]:
     Returns:
         One ``StepStats`` per step.
     """
-    # Threads change the order of float sums, hence the run: they are part of the key (as in cached_copy_model).
-    key = json.dumps({**dataclasses.asdict(task), "threads": torch.get_num_threads()}, sort_keys=True)
+    # Threads change the order of float sums, hence the run: they are part of the key, with the training code (as in
+    # cached_copy_model).
+    key = json.dumps(
+        {**dataclasses.asdict(task), "threads": torch.get_num_threads(), "code": training_code_digest()}, sort_keys=True
+    )
     path = cache_dir() / f"log-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():
         return [StepStats(**row) for row in json.loads(path.read_text())]

@@ -11,8 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from torch import Tensor, nn
 
-from transformer.data import PAD, data_gen
-from transformer.figures._common import (
+from book.figures._common import (
     cache_dir,
     cached_copy_model,
     layer_frame,
@@ -20,6 +19,7 @@ from transformer.figures._common import (
     new_figure,
     training_code_digest,
 )
+from transformer.data import PAD, data_gen
 from transformer.masks import padding_mask, subsequent_mask
 from transformer.model import EncoderDecoder, make_model
 from transformer.training import train_steps

@@ -1,6 +1,6 @@
 """mkdocs hook: each figure as its own SVG file, loaded when the reader scrolls to it.
 
-``transformer.figures.figure_html`` prints a figure as an ``<img>`` whose SVG is inlined as a base64 ``data:`` URI:
+``book.figures.figure_html`` prints a figure as an ``<img>`` whose SVG is inlined as a base64 ``data:`` URI:
 the page and its pictures are one file, which keeps the figure blocks and their cache simple. Served that way, a
 chapter with a dozen figures is a 400 KB page that the reader downloads in full before the first line shows, a
 third of it base64's overhead. This hook, run on each built page, writes every such SVG to

@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from torch import Tensor, nn
 
+from book.figures._common import cached_copy_model, localized, new_figure
 from transformer.attention import MultiHeadedAttention
-from transformer.figures._common import cached_copy_model, localized, new_figure
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder
 

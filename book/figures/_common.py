@@ -20,6 +20,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from book.digest import code_digest
 from transformer.checkpoints import load_model, save_model
 from transformer.model import EncoderDecoder
 from transformer.tasks import CopyTask
@@ -97,19 +98,18 @@ def figure_html(fig: Figure, alt: str) -> str:
     return f'<figure class="book-figure"><img src="data:image/svg+xml;base64,{data}" alt="{alt}"></figure>'
 
 
-def training_code_digest() -> str:
-    """A hash of torch's version and of the package modules a training run executes.
+def training_code_digest(code: str = "from transformer.tasks import CopyTask") -> str:
+    """A hash of torch's version and of the package modules that a training run imports.
 
     A cached run (a model, a loss curve) is reused only while this is unchanged: a recipe is not enough, since a change
-    to the loss or to a layer trains a different model from the same recipe. Every top-level module of ``transformer``
-    counts except the command line, which no figure runs; the figures' own code does not.
+    to the loss or to a layer trains a different model from the same recipe. The modules are those ``code`` imports,
+    followed through their own imports (``book.digest``): for the copy task, the task, the training loop, the model
+    and its layers, but not the command line or the number task, which the run never executes.
+
+    Args:
+        code: The imports of the run, e.g. ``"from transformer.numbers import NumberTask"``.
     """
-    digest = hashlib.sha256(torch.__version__.encode())
-    for path in sorted(Path(__file__).resolve().parents[1].glob("*.py")):
-        if path.name not in ("cli.py", "__main__.py"):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return hashlib.sha256(f"{torch.__version__} {code_digest(code)}".encode()).hexdigest()[:16]
 
 
 def cache_dir() -> Path:

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from transformer.figures._common import new_figure
+from book.figures._common import new_figure
 
 Lang = Literal["en", "zh"]
 

@@ -18,7 +18,7 @@ from typing import Literal
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from transformer.figures._common import layer_frame, new_figure
+from book.figures._common import layer_frame, new_figure
 from transformer.masks import subsequent_mask
 from transformer.positional import sinusoid_table
 

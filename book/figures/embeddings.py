@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from book.figures._common import new_figure
 from transformer.embeddings import Embeddings
-from transformer.figures._common import new_figure
 
 Lang = Literal["en", "zh"]
 

@@ -13,7 +13,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from torch import Tensor
 from torch.autograd.graph import Node
 
-from transformer.figures._common import new_figure
+from book.figures._common import new_figure
 
 Lang = Literal["en", "zh"]
 

@@ -13,7 +13,7 @@ Used in two ways:
 
 - as an mkdocs hook (``mkdocs.yml``: ``hooks:``), which writes ``notebooks/<page>.ipynb`` and
   ``notebooks/<page>.zh.ipynb`` into the built site and puts a "Download notebook" link under each chapter's title;
-- from the command line, without mkdocs: ``python tools/notebooks.py --out notebooks`` writes every chapter's
+- from the command line, without mkdocs: ``python -m book.notebooks --out notebooks`` writes every chapter's
   notebooks (figures as the code that draws them). ``tests/test_notebooks.py`` runs them in a fresh kernel.
 """
 
@@ -442,7 +442,7 @@ _printed: dict[str, str] = {}  # a build-time block's source -> the HTML it prin
 
 
 def _recording(format_block: Callable[..., str]) -> Callable[..., str]:
-    # functools.wraps copies the wrapped formatter's attributes, so tools/exec_cache.py, whose on_config runs first,
+    # functools.wraps copies the wrapped formatter's attributes, so book/exec_cache.py, whose on_config runs first,
     # sees its own cache under this wrapper in the next language's build and does not wrap it again.
     @functools.wraps(format_block)
     def format_and_record(source: str, language: str, css_class: str, options: dict[str, Any], md: Any, **kw: Any):

@@ -5,6 +5,6 @@ which the pages print from a build-time code block (markdown-exec). Nothing in t
 subpackage: it needs matplotlib, which only the ``docs`` extra installs.
 """
 
-from transformer.figures._common import cached_copy_model, figure_html, new_figure
+from book.figures._common import cached_copy_model, figure_html, new_figure
 
 __all__ = ["cached_copy_model", "figure_html", "new_figure"]
