@@ -29,6 +29,16 @@ done
 pip=("$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 # The CPU wheel first: with it installed, `torch>=2.2` is satisfied and pip pulls no CUDA build.
 "${pip[@]}" torch==2.13.0 -c "$work/book/constraints.txt"
+# The package alone first, as a user of `transformer` installs it: every module must import without the book's
+# extras (matplotlib, mkdocs, jupyter), which are not installed yet.
+"${pip[@]}" -e "$work/book" -c "$work/book/constraints.txt"
+(cd "$work" && "$work/venv/bin/python" -c '
+import importlib, pkgutil, transformer
+names = [m.name for m in pkgutil.walk_packages(transformer.__path__, "transformer.") if m.name != "transformer.__main__"]
+for name in names:
+    importlib.import_module(name)
+print(f"pip-only: the {len(names)} modules of transformer import without the book'"'"'s extras")
+')
 "${pip[@]}" -e "$work/book[docs,test,notebooks]" -c "$work/book/constraints.txt"
 echo "pip-only: a fresh venv with torch and the package's extras in $((SECONDS - start)) s"
 
