@@ -100,6 +100,11 @@ CHAPTERS = (
         "Training on the copy task, greedy decoding, held-out data, checkpoints, the command line and torchrun.",
         "在复制任务上训练、贪心解码、留出集、检查点、命令行与 torchrun。",
     ),
+    Chapter(
+        "translation",
+        "Real language: tokens, numbers translated between English and Chinese, beam search, attention explored.",
+        "真实的语言：分词、英汉数字互译、束搜索，以及可交互的注意力。",
+    ),
 )
 
 _TEXT = {
