@@ -59,7 +59,7 @@ def test_json_round_trip_and_equality():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: Vocab(["a"], "fr"), r"language: expected one of \('en', 'zh'\), got 'fr'"),
+        (lambda: Vocab(["a"], "fr"), r"language: expected one of \('en', 'zh', 'en\+zh'\), got 'fr'"),
         (lambda: Vocab(["a", "a"], "en"), r"tokens: 'a' appears twice"),
         (lambda: Vocab(["<s>"], "en"), r"tokens: '<s>' appears twice \(or is a special token"),
         (lambda: Vocab(["forty-five"], "en"), r"tokens: 'forty-five' is not one en token"),

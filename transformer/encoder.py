@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 from transformer._checks import check_shape
-from transformer.attention import MultiHeadedAttention
+from transformer.attention import KVCache, MultiHeadedAttention
 from transformer.layers import PositionwiseFeedForward, SublayerConnection, clones
 
 
@@ -40,14 +42,21 @@ class EncoderLayer(nn.Module):
         self.size = size
         self.norm_first = norm_first
 
-    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None, cache: KVCache | None = None) -> Tensor:
         """Run one encoder layer.
+
+        Args:
+            x: ``(batch, src_len, d_model)``; with a cache, only the new positions.
+            mask: ``(batch, 1, src_len)`` for padding; a decoder-only model (``transformer.lm``) passes the causal
+                ``(batch, new_len, cached + new_len)`` mask instead, the same layer with the decoder's mask.
+            cache: The self-attention's keys and values of earlier positions, for a decoder-only model's
+                incremental decoding.
 
         Raises:
             ValueError: If ``x`` is not of shape ``(batch, src_len, d_model)``.
         """
         check_shape("x", x, ("batch", "src_len", ("d_model", self.size)))
-        x = self.sublayer[0](x, lambda x: self.self_attn(x, x, x, mask))
+        x = self.sublayer[0](x, lambda x: self.self_attn(x, x, x, mask, cache))
         return self.sublayer[1](x, self.feed_forward)
 
 
@@ -72,8 +81,8 @@ class Encoder(nn.Module):
         self.layers = clones(layer, N)
         self.norm = nn.LayerNorm(layer.size) if layer.norm_first else nn.Identity()
 
-    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        """Pass the input (and mask) through each layer in turn."""
-        for layer in self.layers:
-            x = layer(x, mask)
+    def forward(self, x: Tensor, mask: Tensor | None, cache: Sequence[KVCache] | None = None) -> Tensor:
+        """Pass the input (and mask) through each layer in turn; ``cache`` holds one ``KVCache`` per layer."""
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, None if cache is None else cache[i])
         return self.norm(x)

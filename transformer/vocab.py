@@ -17,12 +17,16 @@ from transformer.data import BOS, EOS, PAD
 
 UNK = 3
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")  # at ids PAD, BOS, EOS, UNK
-LANGUAGES = ("en", "zh")
+LANGUAGES = ("en", "zh", "en+zh")
 # English: a run of letters, or one sign that is neither a letter nor a space ("forty-five" is three tokens,
 # "thousand," two). Anything else that is not a space is a token of its own, so an unknown sign is reported,
 # not dropped.
 _ENGLISH_TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
 _GLUED_TO_PREVIOUS = {",", "-"}  # written without a space before them
+# Both languages in one sentence (a language model's "three hundred and five = 三百零五"): a Chinese character is a
+# token of its own, a run of other letters an English word.
+_HAN = "\u3400-\u9fff"
+_MIXED_TOKEN = re.compile(f"[{_HAN}]|[^\\W\\d_{_HAN}]+|\\d+|[^\\w\\s]|_")
 
 
 class Vocab:
@@ -30,12 +34,13 @@ class Vocab:
 
     English is lower-cased and split into words and punctuation (``"forty-five thousand,"`` is ``forty``, ``-``,
     ``five``, ``thousand``, ``,``); Chinese is split into characters (``"三百零五"`` is ``三``, ``百``, ``零``,
-    ``五``). Spaces separate tokens and are not tokens. ``decode`` writes the text back: English tokens with a
-    space between them, none before a comma or around a hyphen; Chinese ones with nothing between them.
+    ``五``). ``"en+zh"`` holds both, for a language model that reads ``"five = 五"``: Chinese characters one by one,
+    the rest as English. Spaces separate tokens and are not tokens. ``decode`` writes the text back: English tokens
+    with a space between them, none before a comma or around a hyphen; Chinese ones with nothing between them.
 
     Args:
         tokens: The ordinary tokens, in the order of their ids (the first gets id 4, after the special tokens).
-        language: ``"en"`` or ``"zh"``: how text is split and joined.
+        language: ``"en"``, ``"zh"`` or ``"en+zh"``: how text is split and joined.
 
     Attributes:
         language: As given.
@@ -102,6 +107,8 @@ class Vocab:
         """The tokens of ``text`` (lower-cased English words and signs, or Chinese characters), spaces dropped."""
         if self.language == "en":
             return _ENGLISH_TOKEN.findall(text.lower())
+        if self.language == "en+zh":
+            return _MIXED_TOKEN.findall(text.lower())
         return [character for character in text if not character.isspace()]
 
     def encode(self, text: str, *, unknown: bool = False) -> Tensor:
@@ -155,6 +162,7 @@ class Vocab:
         text = ""
         for previous, token in zip([None, *tokens], tokens, strict=False):
             glued = previous is None or token in _GLUED_TO_PREVIOUS or previous == "-"
+            glued |= self.language == "en+zh" and _is_han(previous) and _is_han(token)
             text += token if glued else " " + token
         return text
 
@@ -175,3 +183,8 @@ class Vocab:
         if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
             raise ValueError(f"tokens: expected a list of strings, got {tokens!r:.200}")
         return cls(tokens, data["language"])
+
+
+def _is_han(token: str | None) -> bool:
+    """Whether ``token`` is one Chinese character."""
+    return token is not None and len(token) == 1 and "\u3400" <= token <= "\u9fff"
