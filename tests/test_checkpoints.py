@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 from torch.nn.parallel import DistributedDataParallel
 
 from transformer import NumberTask, load_model, load_vocabs, make_model, save_model
+from transformer.lm import LanguageModel, lm_vocab, make_encoder_lm, make_lm
 
 
 @pytest.fixture()
@@ -209,7 +210,9 @@ def test_a_ddp_wrapped_model_is_saved_as_the_model_inside(model, tmp_path):
 
 
 def test_saving_something_else_says_what_to_pass(tmp_path):
-    with pytest.raises(TypeError, match="model: expected an EncoderDecoder built by make_model, got Linear"):
+    with pytest.raises(
+        TypeError, match=r"model: expected an EncoderDecoder built by make_model or a LanguageModel .*got Linear"
+    ):
         save_model(torch.nn.Linear(2, 2), tmp_path / "model.safetensors")
 
 
@@ -283,3 +286,58 @@ def test_a_bad_vocabulary_header_is_refused(tmp_path, vocab, message):
 def test_load_vocabs_of_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such checkpoint file"):
         load_vocabs(tmp_path / "nothing.safetensors")
+
+
+# Issue 14: the language models (decoder-only and encoder-only) are saved and loaded too, with a kind in the header.
+
+
+@pytest.mark.parametrize("build", [make_lm, make_encoder_lm])
+def test_language_models_round_trip_with_their_vocabulary(build, tmp_path):
+    torch.manual_seed(0)
+    vocab = lm_vocab()
+    model = build(len(vocab), N=2, d_model=16, d_ff=32, h=2, tie_weights=True)
+    path = tmp_path / "model.safetensors"
+    save_model(model, path, vocabs=(vocab, vocab))
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["kind"] == "language-model"
+    loaded = load_model(path)
+    assert isinstance(loaded, LanguageModel) and loaded.config == model.config and not loaded.training
+    assert loaded.generator.proj.weight is loaded.embed[0].lut.weight
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert load_vocabs(path) == (vocab, vocab)
+
+
+def test_an_encoder_decoder_file_is_of_kind_encoder_decoder_and_one_without_a_kind_still_loads(model, tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_model(model, path)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    assert metadata.pop("kind") == "encoder-decoder"
+    save_file(state, str(path), metadata=metadata)  # as a file saved before language models
+    assert load_model(path).config == model.config
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "message"),
+    [
+        ("gpt", {}, r"kind: expected one of \['encoder-decoder', 'language-model'\], got 'gpt'"),
+        ("encoder-decoder", {}, "config: unknown field 'causal'"),
+        ("language-model", {"N": 100000}, "config: N=100000, but the file holds weights for N=2"),
+        ("language-model", {"causal": 1}, "config: causal: expected True or False, got 1"),
+        ("language-model", {"vocab": 0}, "config: vocab: expected an integer >= 1, got 0"),
+        ("language-model", {"max_len": 10**6}, "config: max_len: expected at most 100000, got 1000000"),
+        ("language-model", {"vocab": 54}, r"tensor 'embed\.0\.lut\.weight' has shape \(55, 16\), the config needs"),
+    ],
+)
+def test_a_bad_language_model_header_is_refused_before_anything_is_built(tmp_path, kind, changes, message):
+    path = tmp_path / "model.safetensors"
+    save_model(make_lm(len(lm_vocab()), N=2, d_model=16, d_ff=32, h=2), path)
+    rewrite(path, config_changes=changes)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() | {"kind": kind}
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    save_file(state, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match=rf"model\.safetensors: {message}"):
+        load_model(path)

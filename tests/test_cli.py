@@ -15,6 +15,7 @@ from safetensors import safe_open
 
 from transformer import CopyTask, NumberTask, load_model, load_vocabs, training
 from transformer.cli import main
+from transformer.lm import lm_vocab
 
 TINY = ["--steps", "30", "--batch-size", "16", "--d-model", "16", "--d-ff", "32", "--h", "2", "--eval-size", "20"]
 
@@ -404,3 +405,86 @@ def test_a_numbers_run_resumed_ends_bit_identical_and_keeps_its_task(tmp_path, c
     assert (
         refused(capsys, argv) == f"{ERROR}argument --task: {tmp_path / 'resumed'} is a run of --task numbers, got copy"
     )
+
+
+# Issue 14: the number task for a language model, and the generate command.
+
+
+def train_lm(out, *options):
+    main(["train", "--task", "numbers-lm", "--out", str(out), *SMALL, "--N", "1", *options])
+
+
+def test_train_numbers_lm_saves_a_checkpoint_that_generates_alone(tmp_path, capsys, monkeypatch):
+    train_lm(tmp_path / "run", "--steps", "3")
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["task"], summary["direction"], summary["objective"]) == ("numbers-lm", "en-zh", "next-token")
+    assert 0.0 <= summary["exact_match"] <= 1.0
+    assert load_vocabs(tmp_path / "run" / "model.safetensors") == (lm_vocab(), lm_vocab())
+    main(["generate", "--checkpoint", str(tmp_path / "run"), "three hundred and five =", "ten ="])
+    greedy = capsys.readouterr().out.splitlines()
+    assert len(greedy) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("three hundred and five =\nten =\n"))
+    main(["generate", "--checkpoint", str(tmp_path / "run" / "model.safetensors")])
+    assert capsys.readouterr().out.splitlines() == greedy
+    sample = ["generate", "--checkpoint", str(tmp_path / "run"), "--temperature", "2", "--top-p", "0.9", "five ="]
+    main([*sample, "--max-new-tokens", "5", "--seed", "3"])
+    first = capsys.readouterr().out
+    main([*sample, "--max-new-tokens", "5", "--seed", "3"])
+    assert capsys.readouterr().out == first  # a seed gives the same sample
+    assert len(lm_vocab().split(first)) <= 5
+
+
+def test_an_encoder_only_run_trains_and_generate_refuses_it(tmp_path, capsys):
+    train_lm(tmp_path / "bert", "--steps", "2", "--objective", "masked", "--masked-fraction", "0.3")
+    assert json.loads(capsys.readouterr().out)["objective"] == "masked"
+    prefix = "python -m transformer generate: error: argument --checkpoint: "
+    path = tmp_path / "bert" / "model.safetensors"
+    assert refused(capsys, ["generate", "--checkpoint", str(tmp_path / "bert"), "five ="]) == (
+        f"{prefix}{path} holds an encoder-only model; generate continues text with a decoder-only model, "
+        "train --task numbers-lm --objective next-token"
+    )
+
+
+def test_generate_and_translate_refuse_each_others_checkpoints_and_bad_options(tmp_path, capsys):
+    train_lm(tmp_path / "lm", "--steps", "1")
+    train_numbers(tmp_path / "numbers", "--steps", "1")
+    lm, numbers = tmp_path / "lm", tmp_path / "numbers"
+    generate_error = "python -m transformer generate: error: "
+    assert refused(capsys, ["generate", "--checkpoint", str(numbers), "five ="]) == (
+        f"{generate_error}argument --checkpoint: {numbers / 'model.safetensors'} holds an encoder-decoder (use "
+        "translate); generate continues text with a decoder-only model, train --task numbers-lm --objective next-token"
+    )
+    assert refused(capsys, ["translate", "--checkpoint", str(lm), "five"]) == (
+        f"python -m transformer translate: error: argument --checkpoint: {lm / 'model.safetensors'} holds a "
+        "language model: continue a prompt with generate"
+    )
+    assert refused(capsys, ["generate", "--checkpoint", str(lm), "fourty ="]).startswith(
+        f"{generate_error}text: 'fourty' in 'fourty =' is not in the en+zh vocabulary"
+    )
+    long = " ".join(["five"] * 70)
+    assert refused(capsys, ["generate", "--checkpoint", str(lm), long]) == (
+        f"{generate_error}argument TEXT: {long!r} has 71 tokens, the model reads at most 63"
+    )
+    for options, message in [
+        (["--temperature", "-1"], "argument --temperature: expected a number >= 0, got -1"),
+        (["--top-k", "0"], "argument --top-k: expected an integer >= 1, got 0"),
+        (["--top-p", "0"], "argument --top-p: expected a number > 0 and <= 1, got 0"),
+        (["--max-new-tokens", "0"], "argument --max-new-tokens: expected an integer >= 1, got 0"),
+        (["--seed", "-2"], "argument --seed: expected an integer >= 0, got -2"),
+    ]:
+        assert refused(capsys, ["generate", "--checkpoint", str(lm), *options, "five ="]) == generate_error + message
+    line = refused(capsys, ["train", "--task", "numbers-lm", "--out", str(tmp_path / "x"), "--objective", "gpt"])
+    assert line.replace("'next-token', 'masked'", "next-token, masked") == (  # quotes: Python 3.12+
+        f"{ERROR}argument --objective: invalid choice: 'gpt' (choose from next-token, masked)"
+    )
+    assert refused(capsys, ["train", "--task", "numbers", "--out", str(tmp_path / "x"), "--objective", "masked"]) == (
+        f"{ERROR}argument --objective: not a setting of --task numbers"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_numbers_lm_run_resumed_ends_bit_identical(tmp_path):
+    train_lm(tmp_path / "straight", "--steps", "4", "--cooldown", "0", "--objective", "masked")
+    train_lm(tmp_path / "resumed", "--steps", "2", "--cooldown", "0", "--objective", "masked")
+    main(["train", "--task", "numbers-lm", "--resume", str(tmp_path / "resumed"), *SMALL, "--steps", "4"])
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")

@@ -121,7 +121,7 @@ def test_the_encoder_only_model_refuses_a_2d_mask_and_a_cache():
     tokens = torch.ones(2, 5, dtype=torch.long)
     with pytest.raises(ValueError, match=r"^mask: expected 3 dimensions .*unsqueeze\(1\)"):
         model(tokens, tokens != PAD)  # (batch, k_len): the padding mask without its query axis
-    with pytest.raises(ValueError, match="^cache: an encoder-only model sees both sides"):
+    with pytest.raises(ValueError, match=r"^cache: an encoder-only model sees both sides"):
         model(tokens, None, [])
     with pytest.raises(ValueError, match=r"^cache: expected one KVCache per layer \(2\), got 1"):
         tiny_lm()(tokens[:, :1], None, tiny_lm().new_cache()[:1])
@@ -239,7 +239,7 @@ def test_generate_checks_its_arguments(kwargs, message):
 
 def test_generate_refuses_an_encoder_only_model_and_warns_in_training_mode():
     prompt = torch.ones(1, 2, dtype=torch.long)
-    with pytest.raises(ValueError, match="^model: an encoder-only model sees both sides"):
+    with pytest.raises(ValueError, match=r"^model: an encoder-only model sees both sides"):
         generate(tiny_lm(causal=False), prompt, 3)
     with pytest.warns(UserWarning, match="generate: the model is in training mode"):
         generate(tiny_lm().train(), prompt, 3, temperature=0)
@@ -258,7 +258,7 @@ def test_the_shared_vocabulary_reads_both_languages():
 
 def test_the_loss_counts_only_what_follows_the_separator():
     task = NumberLMTask()
-    vocab = task.vocab
+    vocab = lm_vocab()
     inputs, targets = task.batch([305, 5])
     assert vocab.decode(inputs[0]) == "three hundred and five = 三百零五"
     kept = targets[0][targets[0] != PAD]
@@ -290,8 +290,8 @@ def test_complete_batches_prompts_of_different_lengths():
     task = NumberLMTask(N=1, d_model=16, d_ff=32, h=2)
     model = task.build_model()
     texts = ["five", "three hundred and five", "ten"]
-    alone = [complete(model, task.vocab, [text], max_new_tokens=6)[0] for text in texts]
-    assert complete(model, task.vocab, texts, max_new_tokens=6) == alone
+    alone = [complete(model, lm_vocab(), [text], max_new_tokens=6)[0] for text in texts]
+    assert complete(model, lm_vocab(), texts, max_new_tokens=6) == alone
 
 
 @pytest.mark.parametrize("objective", ["next-token", "masked"])

@@ -2,7 +2,8 @@
 
 The public names follow the Annotated Transformer. Modules, in the order of the book: ``embeddings``,
 ``positional``, ``attention``, ``layers``, ``encoder``, ``decoder``, ``model``, ``masks``, ``data``,
-``vocab``, ``training``, ``decoding``, ``checkpoints``, ``tasks``, ``numbers``; the command line sits on top.
+``vocab``, ``training``, ``decoding``, ``checkpoints``, ``tasks``, ``numbers``, ``lm`` (GPT and BERT from the same
+layers); the command line sits on top.
 What draws the book's figures is the separate package ``book``, which this one never imports.
 """
 
@@ -14,6 +15,18 @@ from transformer.decoding import beam_search, greedy_decode
 from transformer.embeddings import Embeddings
 from transformer.encoder import Encoder, EncoderLayer
 from transformer.layers import LayerNorm, PositionwiseFeedForward, SublayerConnection, clones
+from transformer.lm import (
+    LanguageModel,
+    LMConfig,
+    NumberLMTask,
+    complete,
+    generate,
+    lm_vocab,
+    make_encoder_lm,
+    make_lm,
+    mask_tokens,
+    sampling_probs,
+)
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder, Generator, ModelConfig, make_model
 from transformer.numbers import NumberTask, number_vocabs, split_of, translate
@@ -38,10 +51,13 @@ __all__ = [
     "EncoderLayer",
     "Generator",
     "KVCache",
+    "LMConfig",
     "LabelSmoothing",
+    "LanguageModel",
     "LayerNorm",
     "ModelConfig",
     "MultiHeadedAttention",
+    "NumberLMTask",
     "NumberTask",
     "PositionalEncoding",
     "PositionwiseFeedForward",
@@ -52,15 +68,22 @@ __all__ = [
     "attention",
     "beam_search",
     "clones",
+    "complete",
     "compute_loss",
     "data_gen",
+    "generate",
     "greedy_decode",
+    "lm_vocab",
     "load_model",
     "load_vocabs",
+    "make_encoder_lm",
+    "make_lm",
     "make_model",
+    "mask_tokens",
     "number_vocabs",
     "padding_mask",
     "rate",
+    "sampling_probs",
     "save_model",
     "sinusoid_table",
     "split_of",

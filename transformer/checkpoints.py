@@ -6,6 +6,10 @@ runs code from it (``torch.load`` of a pickle can). The configuration travels in
 A checkpoint may also carry the source and target vocabularies (``Vocab``), in the same header, so that the file
 alone can translate.
 
+The header names the kind of model: ``encoder-decoder`` (``make_model``; a file without the field is one) or
+``language-model`` (``make_lm`` and ``make_encoder_lm``, ``transformer.lm``), whose single vocabulary is stored as
+both its source and its target.
+
 A file is untrusted input: ``load_model`` checks the configuration's types and ranges, and every stored
 tensor's name and shape against it, before it builds anything, so a bad header cannot make it allocate
 gigabytes or fail deep inside the model with a ``ZeroDivisionError``.
@@ -24,6 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 from torch import Tensor, nn
 
+from transformer.lm import LanguageModel, LMConfig, make_encoder_lm, make_lm
 from transformer.model import EncoderDecoder, ModelConfig, make_model
 from transformer.vocab import Vocab
 
@@ -32,6 +37,11 @@ FORMAT_VERSION = "1"
 # The positional table is computed, not stored, so no tensor in the file bounds max_len: this does. A table
 # of MAX_LEN positions of d_model=512 floats takes 200 MB.
 MAX_LEN = 100_000
+# The kinds of model a file can hold: the header's "kind", the class, its configuration, where its layers are.
+KINDS = {
+    "encoder-decoder": (EncoderDecoder, ModelConfig, "encoder.layers."),
+    "language-model": (LanguageModel, LMConfig, "layers.layers."),
+}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -57,6 +67,19 @@ def _tied_names(model: nn.Module) -> dict[str, str]:
     return aliases
 
 
+def _kind(model: nn.Module) -> str | None:
+    """The header's name of ``model``'s kind, or ``None`` for a model this package does not save."""
+    return next((kind for kind, (cls, _, _) in KINDS.items() if isinstance(model, cls)), None)
+
+
+def _build(config: ModelConfig | LMConfig) -> EncoderDecoder | LanguageModel:
+    """The model of ``config``, freshly initialised."""
+    if isinstance(config, LMConfig):
+        build = make_lm if config.causal else make_encoder_lm
+        return build(**{k: v for k, v in dataclasses.asdict(config).items() if k != "causal"})
+    return make_model(**dataclasses.asdict(config))
+
+
 def save_model(model: nn.Module, path: str | Path, *, vocabs: tuple[Vocab, Vocab] | None = None) -> None:
     """Write ``model``'s configuration and weights to ``path`` (a ``.safetensors`` file).
 
@@ -65,19 +88,23 @@ def save_model(model: nn.Module, path: str | Path, *, vocabs: tuple[Vocab, Vocab
     bytes. A tied matrix (``tie_weights``) is stored once.
 
     Args:
-        model: A model built by ``make_model`` (its ``config`` is saved with it), or that model wrapped in
-            ``DistributedDataParallel``, ``DataParallel`` or ``torch.compile``.
+        model: A model built by ``make_model``, ``make_lm`` or ``make_encoder_lm`` (its ``config`` is saved with
+            it), or that model wrapped in ``DistributedDataParallel``, ``DataParallel`` or ``torch.compile``.
         path: Where to write.
         vocabs: ``(source, target)`` vocabularies to store in the header (``load_vocabs`` reads them back); their
-            sizes must be the model's ``src_vocab`` and ``tgt_vocab``.
+            sizes must be the model's ``src_vocab`` and ``tgt_vocab`` (a language model's ``vocab``, both).
 
     Raises:
-        TypeError: If ``model`` is not an ``EncoderDecoder`` (after unwrapping).
+        TypeError: If ``model`` is not an ``EncoderDecoder`` or a ``LanguageModel`` (after unwrapping).
         ValueError: If ``model`` has no ``config``, or a vocabulary's size is not the model's.
     """
     model = unwrap(model)
-    if not isinstance(model, EncoderDecoder):
-        raise TypeError(f"model: expected an EncoderDecoder built by make_model, got {type(model).__name__}")
+    kind = _kind(model)
+    if kind is None:
+        raise TypeError(
+            "model: expected an EncoderDecoder built by make_model or a LanguageModel built by make_lm or "
+            f"make_encoder_lm, got {type(model).__name__}"
+        )
     if model.config is None:
         raise ValueError("model: has no config; build it with make_model so that load_model can rebuild it")
     aliases = _tied_names(model)
@@ -88,6 +115,7 @@ def save_model(model: nn.Module, path: str | Path, *, vocabs: tuple[Vocab, Vocab
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": json.dumps(dataclasses.asdict(model.config), sort_keys=True),
+        "kind": kind,
     }
     if vocabs is not None:
         _check_vocab_sizes("vocabs", vocabs, model.config)
@@ -141,20 +169,24 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
     return metadata, state
 
 
-def _config(path: Path, metadata: dict[str, str]) -> ModelConfig:
-    """The stored configuration, checked field by field."""
+def _config(path: Path, metadata: dict[str, str]) -> ModelConfig | LMConfig:
+    """The stored configuration, checked field by field, of the kind the header names."""
+    kind = metadata.get("kind", "encoder-decoder")  # files saved before language models have no kind
+    if kind not in KINDS:
+        raise ValueError(f"{path}: kind: expected one of {sorted(KINDS)}, got {kind!r}")
+    config_class = KINDS[kind][1]
     try:
         fields = json.loads(metadata["config"])
     except (KeyError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: the header has no readable config ({e!r})") from e
     if not isinstance(fields, dict):
         raise ValueError(f"{path}: config: expected a JSON object, got {fields!r}")
-    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    known = {f.name for f in dataclasses.fields(config_class)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ValueError(f"{path}: config: unknown field {unknown[0]!r} (expected some of {sorted(known)})")
     try:
-        config = ModelConfig(**fields)
+        config = config_class(**fields)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: config: {e}") from e
     if config.max_len > MAX_LEN:
@@ -178,8 +210,9 @@ def _check_tensors(path: Path, state: dict[str, Tensor], expected: dict[str, tor
         raise ValueError(f"{path}: tensor {extra[0]!r} is not part of a model with the stored config")
 
 
-def _check_vocab_sizes(name: str, vocabs: tuple[Vocab, Vocab], config: ModelConfig) -> None:
-    for side, vocab, size in (("source", vocabs[0], config.src_vocab), ("target", vocabs[1], config.tgt_vocab)):
+def _check_vocab_sizes(name: str, vocabs: tuple[Vocab, Vocab], config: ModelConfig | LMConfig) -> None:
+    sizes = (config.vocab, config.vocab) if isinstance(config, LMConfig) else (config.src_vocab, config.tgt_vocab)
+    for side, vocab, size in (("source", vocabs[0], sizes[0]), ("target", vocabs[1], sizes[1])):
         if len(vocab) != size:
             raise ValueError(f"{name}: the {side} vocabulary has {len(vocab)} tokens, the model's config {size}")
 
@@ -216,7 +249,7 @@ def load_vocabs(path: str | Path) -> tuple[Vocab, Vocab] | None:
     return vocabs
 
 
-def load_model(path: str | Path) -> EncoderDecoder:
+def load_model(path: str | Path) -> EncoderDecoder | LanguageModel:
     """Rebuild the model saved at ``path`` by ``save_model``, bit for bit, on the CPU, in ``eval()`` mode.
 
     Nothing is built until the header's configuration and every tensor's name, shape and values have been
@@ -226,13 +259,14 @@ def load_model(path: str | Path) -> EncoderDecoder:
         path: A file written by ``save_model``.
 
     Returns:
-        The model.
+        The model: an ``EncoderDecoder``, or a ``LanguageModel`` when the header's kind is ``language-model``.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If ``path`` is not a checkpoint of this package (another format, a pickle, a truncated or
-            corrupted file), its configuration has a field of the wrong type or out of range (the message names
-            the field), or a tensor is missing, extra, of the wrong shape or not finite (it names the tensor).
+            corrupted file, an unknown kind), its configuration has a field of the wrong type or out of range (the
+            message names the field), or a tensor is missing, extra, of the wrong shape or not finite (it names the
+            tensor).
     """
     path = Path(path)
     if not path.is_file():
@@ -240,15 +274,16 @@ def load_model(path: str | Path) -> EncoderDecoder:
     metadata, state = _read(path)
     config = _config(path, metadata)
     # Count the layers in the file first: a header that claims N=100000 must not make us build 100000 of them.
-    layers = {name.split(".")[2] for name in state if name.startswith("encoder.layers.")}
+    prefix = KINDS[metadata.get("kind", "encoder-decoder")][2]
+    layers = {name[len(prefix) :].split(".")[0] for name in state if name.startswith(prefix)}
     if len(layers) != config.N:
         raise ValueError(f"{path}: config: N={config.N}, but the file holds weights for N={len(layers)}")
     with torch.device("meta"):  # shapes only: no memory, no time
-        blueprint = make_model(**dataclasses.asdict(config))
+        blueprint = _build(config)
     aliases = _tied_names(blueprint)
     expected = {name: t.shape for name, t in blueprint.state_dict().items() if name not in aliases}
     _check_tensors(path, state, expected)
-    model = make_model(**dataclasses.asdict(config))
+    model = _build(config)
     state |= {alias: state[name] for alias, name in _tied_names(model).items()}
     model.load_state_dict(state)
     return model.eval()

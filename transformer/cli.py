@@ -1,4 +1,4 @@
-"""Command line: ``python -m transformer train --task copy|numbers --out DIR``, ``python -m transformer translate``.
+"""Command line: ``python -m transformer train --task copy|numbers|numbers-lm --out DIR``, ``translate``, ``generate``.
 
 Runs alone or under ``torchrun --nproc_per_node=N`` (DistributedDataParallel; gloo on the CPU, nccl with CUDA,
 one GPU per process): every process trains on its own rows, gradients are averaged, and process 0 alone writes
@@ -12,7 +12,9 @@ for bit. Every option is checked before anything is written, an existing run is 
 the previous one whole.
 
 ``translate`` reads a checkpoint of the number task (its vocabularies are in the file) and translates the
-sentences given on the command line, or each line of standard input.
+sentences given on the command line, or each line of standard input. ``generate`` continues a prompt with a
+decoder-only model trained by ``train --task numbers-lm`` (``"three hundred and five ="`` gives ``三百零五``),
+greedily or by sampling (``--temperature``, ``--top-k``, ``--top-p``, ``--seed``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from transformer.checkpoints import load_model, load_vocabs, save_model
+from transformer.data import EOS
+from transformer.lm import OBJECTIVES, LanguageModel, NumberLMTask, generate
 from transformer.model import EncoderDecoder
 from transformer.numbers import DIRECTIONS, NumberTask, translate
 from transformer.tasks import CopyTask, TrainingState
@@ -81,15 +85,21 @@ def _number(fits: Callable[[float], bool], expected: str) -> Callable[[str], flo
     return parse
 
 
-TASKS = {"copy": CopyTask, "numbers": NumberTask}
-EVAL_SIZES = {"copy": 1000, "numbers": 2000}  # held-out rows (numbers) the summary's exact match is measured on
+TASKS = {"copy": CopyTask, "numbers": NumberTask, "numbers-lm": NumberLMTask}
+EVAL_SIZES = {
+    "copy": 1000,
+    "numbers": 2000,
+    "numbers-lm": 2000,
+}  # held-out rows (numbers) the summary's exact match is measured on
 # The range of each setting of the recipe, as the tasks check it; an integer not listed here must be >= 1.
 RECIPE_TYPES = {
     "seed": _integer(0),
     "factor": _number(lambda x: x > 0, "a number > 0"),
     "cooldown": _number(lambda x: 0 <= x <= 1, "a number between 0 and 1"),
     "dropout": _number(lambda x: 0 <= x < 1, "a number >= 0 and < 1"),
+    "masked_fraction": _number(lambda x: 0 < x <= 1, "a number > 0 and <= 1"),
 }
+CHOICES = {"direction": DIRECTIONS, "objective": OBJECTIVES}
 # Every setting of every task's recipe, in the order of the tasks' fields.
 RECIPE = list(dict.fromkeys(field.name for kind in TASKS.values() for field in dataclasses.fields(kind)))
 # The help of each setting is the line that documents it in its task's docstring (none under python -OO).
@@ -104,13 +114,16 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The parser of ``python -m transformer`` and those of its ``train`` and ``translate`` commands."""
+def _parsers() -> tuple[argparse.ArgumentParser, ...]:
+    """The parser of ``python -m transformer`` and those of its ``train``, ``translate`` and ``generate`` commands."""
     parser = argparse.ArgumentParser(prog="python -m transformer", description="The transformer package's commands.")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a toy task, save it and evaluate it")
     train.add_argument(
-        "--task", choices=list(TASKS), required=True, help="copy digits, or translate numbers (English <-> Chinese)"
+        "--task",
+        choices=list(TASKS),
+        required=True,
+        help="copy digits, translate numbers (English <-> Chinese), or the number task for a language model",
     )
     run = train.add_argument_group("the run")
     run.add_argument("--out", type=Path, metavar="DIR", help=f"run directory ({MODEL}, {LOG}, {STATE})")
@@ -133,12 +146,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpar
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda if there is a GPU")
     run.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="bf16: autocast the forward pass")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    recipe = train.add_argument_group("the recipe (CopyTask or NumberTask; with --resume, the saved run's)")
+    recipe = train.add_argument_group(
+        "the recipe (CopyTask, NumberTask or NumberLMTask; with --resume, the saved run's)"
+    )
     for name in RECIPE:
         defaults = {task: getattr(kind(), name) for task, kind in TASKS.items() if hasattr(kind(), name)}
         default = next(iter(defaults.values()))
-        if name == "direction":
-            kind = {"choices": DIRECTIONS}
+        if name in CHOICES:
+            kind = {"choices": CHOICES[name]}
         elif isinstance(default, bool):
             kind = {"action": argparse.BooleanOptionalAction}
         else:
@@ -164,14 +179,43 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpar
     translate_command.add_argument(
         "--beam", type=_integer(1), default=1, metavar="N", help="beam search with N hypotheses (default: 1, greedy)"
     )
-    return parser, train, translate_command
+    generate_command = commands.add_parser(
+        "generate",
+        help="continue a prompt with a model trained by train --task numbers-lm",
+        description="Continue each TEXT, or each line of standard input when no TEXT is given; print the continuation.",
+    )
+    generate_command.add_argument("text", nargs="*", metavar="TEXT", help='a prompt, e.g. "three hundred and five ="')
+    generate_command.add_argument(
+        "--checkpoint", type=Path, required=True, metavar="DIR", help=f"a run directory (or its {MODEL})"
+    )
+    generate_command.add_argument(
+        "--max-new-tokens",
+        type=_integer(1),
+        metavar="N",
+        help="longest continuation (default: to the end of the model)",
+    )
+    generate_command.add_argument(
+        "--temperature",
+        type=_number(lambda x: x >= 0, "a number >= 0"),
+        default=0.0,
+        help="0 (the default) is greedy; above 0 samples, sharper below 1, flatter above",
+    )
+    generate_command.add_argument("--top-k", type=_integer(1), metavar="K", help="sample among the K likeliest tokens")
+    generate_command.add_argument(
+        "--top-p",
+        type=_number(lambda x: 0 < x <= 1, "a number > 0 and <= 1"),
+        metavar="P",
+        help="sample among the fewest likeliest tokens whose probability reaches P",
+    )
+    generate_command.add_argument("--seed", type=_integer(0), default=0, help="seed of the samples (default: 0)")
+    return parser, train, translate_command, generate_command
 
 
 @dataclass
 class SavedRun:
     """A run directory read back for ``--resume``: the weights and ``train_state.safetensors``, checked."""
 
-    model: EncoderDecoder
+    model: EncoderDecoder | LanguageModel
     kind: str  # a key of TASKS
     task: dict
     step: int
@@ -186,7 +230,7 @@ class SavedRun:
 class Plan:
     """Everything a run needs, checked before anything is touched."""
 
-    task: CopyTask | NumberTask
+    task: CopyTask | NumberTask | NumberLMTask
     out: Path
     device: torch.device
     precision: str
@@ -384,7 +428,7 @@ def _write(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _save(plan: Plan, model: EncoderDecoder, state: TrainingState, log: list[str], rank: int) -> None:
+def _save(plan: Plan, model: EncoderDecoder | LanguageModel, state: TrainingState, log: list[str], rank: int) -> None:
     """Save the run (every process takes part: process 0 gathers the others' random number generators)."""
     rng = {"data": _gather(state.generator.get_state(), plan), "torch": _gather(torch.get_rng_state(), plan)}
     if plan.device.type == "cuda":
@@ -393,8 +437,8 @@ def _save(plan: Plan, model: EncoderDecoder, state: TrainingState, log: list[str
         return
     plan.out.mkdir(parents=True, exist_ok=True)
     # The state goes last and names the model file it belongs to: a save cut short is caught by --resume.
-    # A number-task checkpoint carries its vocabularies, so that translate needs nothing else.
-    save_model(model, plan.out / MODEL, vocabs=plan.task.vocabs if isinstance(plan.task, NumberTask) else None)
+    # A number-task checkpoint carries its vocabularies, so that translate and generate need nothing else.
+    save_model(model, plan.out / MODEL, vocabs=getattr(plan.task, "vocabs", None))
     _write(plan.out / LOG, "".join(log).encode())
     optimizer = state.optimizer.state_dict()
     tensors = {f"rng.{kind}.{r}": states[r] for kind, states in rng.items() for r in range(len(states))}
@@ -419,7 +463,7 @@ def _save(plan: Plan, model: EncoderDecoder, state: TrainingState, log: list[str
     _write(plan.out / STATE, save(tensors, metadata=header))
 
 
-def _kind(task: CopyTask | NumberTask) -> str:
+def _kind(task: CopyTask | NumberTask | NumberLMTask) -> str:
     """The ``--task`` name of ``task``."""
     return next(name for name, kind in TASKS.items() if isinstance(task, kind))
 
@@ -476,7 +520,8 @@ def train(plan: Plan) -> dict:
         return {}
     return {
         "task": _kind(task),
-        **({"direction": task.direction} if isinstance(task, NumberTask) else {}),
+        **({"direction": task.direction} if isinstance(task, (NumberTask, NumberLMTask)) else {}),
+        **({"objective": task.objective} if isinstance(task, NumberLMTask) else {}),
         "steps": task.steps,
         "seconds": round(seconds, 2),
         "tokens_per_second": round(tokens / seconds),
@@ -495,12 +540,9 @@ def run_translate(command: argparse.ArgumentParser, args: argparse.Namespace) ->
     Every sentence is checked against the vocabulary before any is translated: a word outside it exits with
     status 2 and a message that names it.
     """
-    path = args.checkpoint / MODEL if args.checkpoint.is_dir() else args.checkpoint
-    try:
-        vocabs = load_vocabs(path)
-        model = load_model(path)
-    except (ValueError, FileNotFoundError) as e:
-        command.error(f"argument --checkpoint: {e}")
+    path, model, vocabs = _checkpoint(command, args.checkpoint)
+    if not isinstance(model, EncoderDecoder):
+        command.error(f"argument --checkpoint: {path} holds a language model: continue a prompt with generate")
     if vocabs is None:
         command.error(f"argument --checkpoint: {path} holds no vocabularies (train it with --task numbers)")
     texts = args.text if args.text else [line.strip() for line in sys.stdin]
@@ -514,16 +556,78 @@ def run_translate(command: argparse.ArgumentParser, args: argparse.Namespace) ->
             print(line, flush=True)
 
 
+def _checkpoint(
+    command: argparse.ArgumentParser, directory: Path
+) -> tuple[Path, EncoderDecoder | LanguageModel, tuple | None]:
+    """The checkpoint file of ``directory`` (a run directory or the file), its model and its vocabularies."""
+    path = directory / MODEL if directory.is_dir() else directory
+    try:
+        vocabs = load_vocabs(path)
+        model = load_model(path)
+    except (ValueError, FileNotFoundError) as e:
+        command.error(f"argument --checkpoint: {e}")
+    return path, model, vocabs
+
+
+def run_generate(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Continue ``args.text`` (or the lines of standard input) with ``args.checkpoint``; print each continuation.
+
+    Every prompt is checked against the vocabulary and the model's length before any is continued: a word outside
+    the vocabulary, or a prompt that leaves no room, exits with status 2.
+    """
+    path, model, vocabs = _checkpoint(command, args.checkpoint)
+    if not isinstance(model, LanguageModel) or not model.config.causal:
+        what = "an encoder-decoder (use translate)" if isinstance(model, EncoderDecoder) else "an encoder-only model"
+        command.error(
+            f"argument --checkpoint: {path} holds {what}; generate continues text with a decoder-only model, "
+            "train --task numbers-lm --objective next-token"
+        )
+    if vocabs is None:
+        command.error(f"argument --checkpoint: {path} holds no vocabulary (train it with --task numbers-lm)")
+    vocab = vocabs[0]
+    texts = args.text if args.text else [line.strip() for line in sys.stdin]
+    prompts = []
+    for text in texts:
+        try:
+            prompt = vocab.encode(text)[:-1]  # without the end symbol: the model goes on from here
+        except ValueError as e:
+            command.error(str(e))
+        room = model.config.max_len - len(prompt)
+        if room < 1:
+            command.error(
+                f"argument TEXT: {text!r} has {len(prompt)} tokens, the model reads at most {model.config.max_len - 1}"
+            )
+        prompts.append((prompt, room if args.max_new_tokens is None else min(args.max_new_tokens, room)))
+    for prompt, new in prompts:
+        # Each prompt alone (prompts differ in length), from the seed: a line's continuation does not depend on
+        # the lines before it.
+        generator = torch.Generator().manual_seed(args.seed)
+        out = generate(
+            model,
+            prompt.unsqueeze(0),
+            new,
+            args.temperature,
+            args.top_k,
+            args.top_p,
+            EOS,
+            generator=generator,
+        )
+        print(vocab.decode(out[0, len(prompt) :]), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m transformer``: parse and check ``argv``, then run the command.
 
     Exits with status 2 and argparse's one-line message on a bad option (before anything is written), and with
     status 130 and a one-line message on Ctrl-C.
     """
-    parser, train_parser, translate_parser = _parsers()
+    parser, train_parser, translate_parser, generate_parser = _parsers()
     args = parser.parse_args(argv)
     if args.command == "translate":
         run_translate(translate_parser, args)
+        return
+    if args.command == "generate":
+        run_generate(generate_parser, args)
         return
     plan = _plan(train_parser, args)
     try:

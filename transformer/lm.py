@@ -662,9 +662,9 @@ class NumberLMTask:
             raise ValueError(f"d_model: expected a multiple of h={self.h}, got {self.d_model}")
 
     @property
-    def vocab(self) -> Vocab:
-        """The shared vocabulary, ``lm_vocab()``."""
-        return lm_vocab()
+    def vocabs(self) -> tuple[Vocab, Vocab]:
+        """``(lm_vocab(), lm_vocab())``: one vocabulary, read and written, as a checkpoint stores it."""
+        return lm_vocab(), lm_vocab()
 
     @property
     def numbers(self) -> NumberTask:
@@ -679,7 +679,7 @@ class NumberLMTask:
         """A fresh model for this task (decoder-only or encoder-only, by ``objective``), initialised from ``seed``."""
         torch.manual_seed(self.seed)
         build = make_lm if self.objective == "next-token" else make_encoder_lm
-        return build(len(self.vocab), self.N, self.d_model, self.d_ff, self.h, self.dropout, max_len=self.max_len)
+        return build(len(lm_vocab()), self.N, self.d_model, self.d_ff, self.h, self.dropout, max_len=self.max_len)
 
     def batch(
         self, numbers: Sequence[int], generator: torch.Generator | None = None, device: torch.device | str | None = None
@@ -701,7 +701,7 @@ class NumberLMTask:
             >>> lm_vocab().decode(inputs[0]), targets.tolist()
             ('five = 五', [[0, 0, 43, 2]])
         """
-        vocab = self.vocab
+        vocab = lm_vocab()
         tokens = pad_sequence([vocab.encode(self.text(n)) for n in numbers], batch_first=True, padding_value=PAD)
         if self.objective == "masked":
             inputs, targets = mask_tokens(tokens, vocab.tokens.index(BLANK), self.masked_fraction, generator=generator)
@@ -783,7 +783,7 @@ class NumberLMTask:
         numbers = self.held_out(n, split, seed, world_size)
         if self.objective == "next-token":
             sources = [self.numbers.source_text(k) for k in numbers]
-            outputs = complete(model, self.vocab, sources)
+            outputs = complete(model, lm_vocab(), sources)
             hits = sum(out == self.numbers.target_text(k) for out, k in zip(outputs, numbers, strict=True))
             return round(hits / len(numbers), 4)
         device = next(model.parameters()).device
