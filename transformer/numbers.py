@@ -19,14 +19,12 @@ from functools import lru_cache
 import cn2an
 import num2words
 import torch
-from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from transformer.data import BOS, EOS, PAD, Batch
 from transformer.decoding import beam_search, greedy_decode
 from transformer.model import EncoderDecoder, make_model
-from transformer.tasks import TrainingState
-from transformer.training import StepStats, rate, train_steps
+from transformer.tasks import Recipe, TrainingState
 from transformer.vocab import Vocab
 
 DIRECTIONS = ("en-zh", "zh-en")
@@ -105,7 +103,7 @@ def number_vocabs() -> tuple[Vocab, Vocab]:
 
 
 @dataclass(frozen=True)
-class NumberTask:
+class NumberTask(Recipe):
     """Number translation, English words ↔ Chinese numerals, and a recipe that learns it.
 
     Training numbers are drawn with every magnitude (1 to 8 digits) equally likely, from the training split
@@ -148,28 +146,14 @@ class NumberTask:
     max_len = 64  # positions of the model's table: the longest sentence (9 digits, English) has 24 tokens
 
     def __post_init__(self) -> None:
-        """Check the recipe.
+        """Check the recipe (``Recipe.check_recipe``) and the direction.
 
         Raises:
-            ValueError: If ``direction`` is not ``en-zh`` or ``zh-en``, a size or a count is below 1 (``seed``
-                below 0), ``factor`` is not positive, ``cooldown`` is outside ``[0, 1]``, ``dropout`` outside
-                ``[0, 1)``, or ``h`` does not divide ``d_model``.
+            ValueError: If ``direction`` is not ``en-zh`` or ``zh-en``, or a field of the recipe is out of range.
         """
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction: expected one of {DIRECTIONS}, got {self.direction!r}")
-        for name in ("steps", "batch_size", "warmup", "N", "d_model", "d_ff", "h"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
-        if not self.factor > 0:
-            raise ValueError(f"factor: expected a number > 0, got {self.factor}")
-        if not 0 <= self.cooldown <= 1:
-            raise ValueError(f"cooldown: expected a number between 0 and 1, got {self.cooldown}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: expected a number >= 0 and < 1, got {self.dropout}")
-        if self.d_model % self.h:
-            raise ValueError(f"d_model: expected a multiple of h={self.h}, got {self.d_model}")
+        self.check_recipe()
 
     @property
     def vocabs(self) -> tuple[Vocab, Vocab]:
@@ -213,18 +197,6 @@ class NumberTask:
         tgt = pad_sequence([target.encode(self.target_text(n)) for n in numbers], batch_first=True, padding_value=PAD)
         return Batch(src.to(device), tgt.to(device), PAD)
 
-    def start(self, model: nn.Module, rank: int = 0) -> TrainingState:
-        """A fresh optimizer, schedule and data stream for ``model``, at step 0 (as ``CopyTask.start``)."""
-        optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.learning_rate)
-        generator = torch.Generator().manual_seed(self.seed * 1000 + rank)
-        return TrainingState(optimizer, scheduler, generator)
-
-    def learning_rate(self, step: int) -> float:
-        """The paper's ``rate``, brought down linearly to 0 over the last ``cooldown`` of the steps."""
-        remaining = (self.steps - step) / (self.cooldown * self.steps) if self.cooldown else 1.0
-        return rate(step, self.d_model, self.factor, self.warmup) * min(1.0, remaining)
-
     def training_numbers(self, n: int, generator: torch.Generator) -> list[int]:
         """``n`` numbers of the training split, each magnitude (1 to 8 digits) equally likely.
 
@@ -246,39 +218,10 @@ class NumberTask:
                     numbers.append(number)
         return numbers
 
-    def train(
-        self,
-        model: nn.Module,
-        rank: int = 0,
-        world_size: int = 1,
-        *,
-        state: TrainingState | None = None,
-        autocast: torch.dtype | None = None,
-    ) -> Iterator[StepStats]:
-        """Train ``model`` up to ``steps``, yielding after every step (as ``CopyTask.train``).
-
-        Args:
-            model: The model (possibly wrapped in ``DistributedDataParallel``), on the device to train on.
-            rank: This process's rank: each process draws its own numbers.
-            world_size: Number of processes; each takes ``batch_size // world_size`` numbers per step.
-            state: Where to continue from; ``None`` starts afresh. Its ``step`` is kept up to date.
-            autocast: Run the forward pass under ``torch.autocast`` with this dtype (``torch.bfloat16``).
-        """
-        state = state if state is not None else self.start(model, rank)
-        criterion = nn.NLLLoss(reduction="sum", ignore_index=PAD)
-        device = next(model.parameters()).device
-
-        batches = (
-            self.batch(self.training_numbers(self.batch_size // world_size, state.generator), device)
-            for _ in range(self.steps - state.step)
-        )
-
-        steps = train_steps(
-            model, batches, criterion, state.optimizer, state.scheduler, start=state.step, autocast=autocast
-        )
-        for stats in steps:
-            state.step = stats.step
-            yield stats
+    def batches(self, state: TrainingState, size: int, device: torch.device) -> Iterator[Batch]:
+        """The numbers still to train on: ``size`` training numbers per step (``training_numbers``), on ``device``."""
+        for _ in range(self.steps - state.step):
+            yield self.batch(self.training_numbers(size, state.generator), device)
 
     def held_out(self, n: int = 2000, split: str = "test", seed: int = 12345, world_size: int = 1) -> list[int]:
         """``n`` distinct numbers of ``split``, spread evenly over the magnitudes.

@@ -46,8 +46,125 @@ class TrainingState:
     step: int = 0
 
 
+class Recipe:
+    """What every task's training recipe shares: its checks, its optimizer and schedule, its training loop.
+
+    A task is a frozen dataclass that inherits these methods and has the fields below, with its own data
+    (``CopyTask``, ``NumberTask``). Each process draws its own data (its seed depends on ``rank``) and takes
+    ``batch_size // world_size`` examples per step, so the global batch and the schedule do not depend on the number
+    of processes.
+
+    Attributes:
+        steps: Optimizer steps.
+        batch_size: Examples per step (over all processes together).
+        warmup: Warm-up steps of the ``rate`` schedule.
+        factor: Scale of the ``rate`` schedule.
+        cooldown: Fraction of the steps, at the end, over which the rate falls linearly to 0.
+        N: Layers of the model (in the encoder and in the decoder).
+        d_model: Size of the model's vectors.
+        d_ff: Hidden size of the feed-forward networks.
+        h: Attention heads.
+        dropout: Dropout probability.
+        seed: Seed of the weights and the data.
+    """
+
+    steps: int
+    batch_size: int
+    warmup: int
+    factor: float
+    cooldown: float
+    N: int
+    d_model: int
+    d_ff: int
+    h: int
+    dropout: float
+    seed: int
+
+    def check_recipe(self) -> None:
+        """Check the fields every recipe has: a bad setting fails here, not as a crash or a silently wrong run later.
+
+        Raises:
+            ValueError: If a size or a count is below 1 (``seed`` below 0), ``factor`` is not positive,
+                ``cooldown`` is outside ``[0, 1]`` (a negative one makes the learning rate negative), ``dropout``
+                outside ``[0, 1)``, or ``h`` does not divide ``d_model``.
+        """
+        for name in ("steps", "batch_size", "warmup", "N", "d_model", "d_ff", "h"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
+        if not self.factor > 0:
+            raise ValueError(f"factor: expected a number > 0, got {self.factor}")
+        if not 0 <= self.cooldown <= 1:
+            raise ValueError(f"cooldown: expected a number between 0 and 1, got {self.cooldown}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: expected a number >= 0 and < 1, got {self.dropout}")
+        if self.d_model % self.h:
+            raise ValueError(f"d_model: expected a multiple of h={self.h}, got {self.d_model}")
+
+    def start(self, model: nn.Module, rank: int = 0) -> TrainingState:
+        """A fresh optimizer, schedule and data stream for ``model``, at step 0.
+
+        Args:
+            model: The model to train (possibly wrapped in ``DistributedDataParallel``).
+            rank: This process's rank: each process draws its own data (its data seed depends on ``rank``).
+
+        Returns:
+            The state ``train`` starts from.
+        """
+        optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.learning_rate)
+        generator = torch.Generator().manual_seed(self.seed * 1000 + rank)
+        return TrainingState(optimizer, scheduler, generator)
+
+    def learning_rate(self, step: int) -> float:
+        """The paper's ``rate``, brought down linearly to 0 over the last ``cooldown`` of the steps.
+
+        The paper's schedule decays slowly; at the end of a short run its rate is still high enough for single
+        batches to knock a few held-out examples off. Landing at 0 makes the last weights the best ones.
+        """
+        remaining = (self.steps - step) / (self.cooldown * self.steps) if self.cooldown else 1.0
+        return rate(step, self.d_model, self.factor, self.warmup) * min(1.0, remaining)
+
+    def batches(self, state: TrainingState, size: int, device: torch.device) -> Iterator[Batch]:
+        """The batches still to train on, ``size`` examples each, drawn from ``state.generator``; each task's own."""
+        raise NotImplementedError
+
+    def train(
+        self,
+        model: nn.Module,
+        rank: int = 0,
+        world_size: int = 1,
+        *,
+        state: TrainingState | None = None,
+        autocast: torch.dtype | None = None,
+    ) -> Iterator[StepStats]:
+        """Train ``model`` (possibly wrapped in ``DistributedDataParallel``) up to ``steps``, yielding after every step.
+
+        The batches (``batches``) go to the device of the model's weights.
+
+        Args:
+            model: The model, on the device to train on.
+            rank: This process's rank.
+            world_size: Number of processes.
+            state: Where to continue from (``start``'s, advanced by an earlier call or loaded from a saved run);
+                ``None`` starts afresh. Its ``step`` is kept up to date.
+            autocast: Run the forward pass under ``torch.autocast`` with this dtype (``torch.bfloat16``).
+        """
+        state = state if state is not None else self.start(model, rank)
+        # The generator returns log-probabilities: NLLLoss takes them as they are (CrossEntropyLoss expects logits).
+        criterion = nn.NLLLoss(reduction="sum", ignore_index=PAD)
+        batches = self.batches(state, self.batch_size // world_size, next(model.parameters()).device)
+        steps = train_steps(
+            model, batches, criterion, state.optimizer, state.scheduler, start=state.step, autocast=autocast
+        )
+        for stats in steps:
+            state.step = stats.step
+            yield stats
+
+
 @dataclass(frozen=True)
-class CopyTask:
+class CopyTask(Recipe):
     """The copy task and a recipe that learns it.
 
     Attributes:
@@ -83,27 +200,16 @@ class CopyTask:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Check the recipe: a bad setting fails here, not as a crash or a silently wrong run later.
+        """Check the recipe (``Recipe.check_recipe``) and the copy task's own sizes.
 
         Raises:
-            ValueError: If a size or a count is below 1 (``seed`` below 0), ``factor`` is not positive,
-                ``cooldown`` is outside ``[0, 1]`` (a negative one makes the learning rate negative), ``dropout``
-                outside ``[0, 1)``, ``h`` does not divide ``d_model``, or ``vocab`` and ``seq_len`` leave no room
-                for random tokens next to the special ids.
+            ValueError: If a field of the recipe is out of range (``Recipe.check_recipe``), or ``vocab`` and
+                ``seq_len`` leave no room for random tokens next to the special ids.
         """
-        for name in ("vocab", "seq_len", "steps", "batch_size", "warmup", "N", "d_model", "d_ff", "h"):
+        for name in ("vocab", "seq_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
-        if not self.factor > 0:
-            raise ValueError(f"factor: expected a number > 0, got {self.factor}")
-        if not 0 <= self.cooldown <= 1:
-            raise ValueError(f"cooldown: expected a number between 0 and 1, got {self.cooldown}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: expected a number >= 0 and < 1, got {self.dropout}")
-        if self.d_model % self.h:
-            raise ValueError(f"d_model: expected a multiple of h={self.h}, got {self.d_model}")
+        self.check_recipe()
         specials = 3 if self.end_symbol else 2  # PAD and BOS, and EOS
         if self.vocab <= specials:
             raise ValueError(f"vocab: expected more than the {specials} special ids, got {self.vocab}")
@@ -115,71 +221,17 @@ class CopyTask:
         torch.manual_seed(self.seed)
         return make_model(self.vocab, self.vocab, self.N, self.d_model, self.d_ff, self.h, self.dropout)
 
-    def start(self, model: nn.Module, rank: int = 0) -> TrainingState:
-        """A fresh optimizer, schedule and data stream for ``model``, at step 0.
-
-        Args:
-            model: The model to train (possibly wrapped in ``DistributedDataParallel``).
-            rank: This process's rank: each process draws its own rows (its data seed depends on ``rank``).
-
-        Returns:
-            The state ``train`` starts from.
-        """
-        optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.learning_rate)
-        generator = torch.Generator().manual_seed(self.seed * 1000 + rank)
-        return TrainingState(optimizer, scheduler, generator)
-
-    def train(
-        self,
-        model: nn.Module,
-        rank: int = 0,
-        world_size: int = 1,
-        *,
-        state: TrainingState | None = None,
-        autocast: torch.dtype | None = None,
-    ) -> Iterator[StepStats]:
-        """Train ``model`` (possibly wrapped in ``DistributedDataParallel``) up to ``steps``, yielding after every step.
-
-        Each process draws its own rows (its seed depends on ``rank``) and takes ``batch_size // world_size``
-        of them per step, so the global batch and the schedule do not depend on the number of processes. The
-        batches go to the device of the model's weights.
-
-        Args:
-            model: The model, on the device to train on.
-            rank: This process's rank.
-            world_size: Number of processes.
-            state: Where to continue from (``start``'s, advanced by an earlier call or loaded from a saved run);
-                ``None`` starts afresh. Its ``step`` is kept up to date.
-            autocast: Run the forward pass under ``torch.autocast`` with this dtype (``torch.bfloat16``).
-        """
-        state = state if state is not None else self.start(model, rank)
-        # The generator returns log-probabilities: NLLLoss takes them as they are (CrossEntropyLoss expects logits).
-        criterion = nn.NLLLoss(reduction="sum", ignore_index=PAD)
-        batches = data_gen(
+    def batches(self, state: TrainingState, size: int, device: torch.device) -> Iterator[Batch]:
+        """The rows still to train on: ``size`` random rows per step (``data_gen``), on ``device``."""
+        return data_gen(
             self.vocab,
-            self.batch_size // world_size,
+            size,
             self.steps - state.step,
             self.seq_len,
             end_symbol=EOS if self.end_symbol else None,
             generator=state.generator,
-            device=next(model.parameters()).device,
+            device=device,
         )
-        steps = train_steps(
-            model, batches, criterion, state.optimizer, state.scheduler, start=state.step, autocast=autocast
-        )
-        for stats in steps:
-            state.step = stats.step
-            yield stats
-
-    def learning_rate(self, step: int) -> float:
-        """The paper's ``rate``, brought down linearly to 0 over the last ``cooldown`` of the steps.
-
-        The paper's schedule decays slowly; at the end of a short run its rate is still high enough for single
-        batches to knock a few held-out rows off. Landing at 0 makes the last weights the best ones.
-        """
-        remaining = (self.steps - step) / (self.cooldown * self.steps) if self.cooldown else 1.0
-        return rate(step, self.d_model, self.factor, self.warmup) * min(1.0, remaining)
 
     def training_rows(self, world_size: int = 1) -> set[tuple[int, ...]]:
         """Every row that ``train`` shows the model, over all ``world_size`` processes, as tuples of ids.
