@@ -19,8 +19,9 @@ import transformer
 from book.figures._common import localized
 
 # (group, code): the code is shown in the table exactly as it runs. Names it may use: torch, the package's public
-# names, `model` (make_model(11, 11, N=1, d_model=16, d_ff=32, h=4), in eval mode), `src` (token ids (2, 5)),
-# `x` ((2, 5, 16) floats) and `tampered(**config)`, which saves `model` with those header fields changed.
+# names, `model` (make_model(11, 11, N=1, d_model=16, d_ff=32, h=4), in eval mode), `lm` (make_lm(11, ...) of the
+# same sizes, in eval mode), `src` (token ids (2, 5)), `x` ((2, 5, 16) floats) and `tampered(**config)`, which saves
+# `model` with those header fields changed.
 CASES: list[tuple[str, str]] = [
     ("model", "make_model(11, 11, N=0)"),
     ("model", "make_model(11, 11, d_model=512, h=0)"),
@@ -43,12 +44,25 @@ CASES: list[tuple[str, str]] = [
     ("decoding", "greedy_decode(model, src, padding_mask(src[:1], PAD), max_len=6, start_symbol=BOS)"),
     ("decoding", "greedy_decode(model.train(), src, None, max_len=2, start_symbol=BOS)"),
     ("training", "LabelSmoothing(size=11, padding_idx=0, smoothing=1.5)"),
+    ("lm", "make_lm(11, d_model=30, h=4)"),
+    ("lm", "make_encoder_lm(0)"),
+    ("lm", "lm(src, None)"),
+    ("lm", "lm(src, padding_mask(src, PAD))"),
+    ("lm", "lm(src, subsequent_mask(5)[0])"),
+    ("lm", "generate(lm, src, max_new_tokens=100)"),
+    ("lm", "generate(lm, src, 5, temperature=-1)"),
+    ("lm", "generate(lm, src, 5, top_k=0)"),
+    ("lm", "generate(lm, src, 5, top_p=1.5)"),
+    ("lm", "generate(make_encoder_lm(11, N=1, d_model=16, d_ff=32, h=4), src, 5)"),
+    ("lm", "mask_tokens(src, blank=10, fraction=0)"),
+    ("lm", "generate(lm.train(), src, 2, temperature=0)"),
     ("checkpoints", 'load_model("no-such-file.safetensors")'),
     ("checkpoints", "load_model(tampered(N=100000))"),
     ("checkpoints", "load_model(tampered(max_len=20_000_000))"),
     ("checkpoints", "load_model(tampered(h=0))"),
     ("checkpoints", 'load_model(tampered(d_model="16"))'),
     ("checkpoints", "load_model(tampered(d_model=32))"),
+    ("checkpoints", "load_model(tampered(causal=True))"),
     ("checkpoints", "save_model(torch.nn.Linear(2, 2), 'model.safetensors')"),
 ]
 
@@ -70,7 +84,9 @@ def _namespace(folder: Path) -> dict:
 
     names = {name: getattr(transformer, name) for name in transformer.__all__}
     src = torch.tensor([[1, 3, 4, 5, 6], [1, 7, 8, 9, 10]])
-    return names | {"torch": torch, "model": model, "src": src, "x": torch.randn(2, 5, 16), "tampered": tampered}
+    lm = transformer.make_lm(11, N=1, d_model=16, d_ff=32, h=4).eval()
+    shown = {"torch": torch, "model": model, "lm": lm, "src": src, "x": torch.randn(2, 5, 16), "tampered": tampered}
+    return names | shown
 
 
 def _outcome(code: str, namespace: dict, folder: Path) -> tuple[str, str]:
@@ -91,7 +107,7 @@ def bad_input_table(lang: str = "en", groups: tuple[str, ...] | None = None) -> 
 
     Args:
         lang: ``"en"`` or ``"zh"``, for the column titles.
-        groups: Which cases: some of ``"model"``, ``"attention"``, ``"decoding"``, ``"training"``,
+        groups: Which cases: some of ``"model"``, ``"attention"``, ``"decoding"``, ``"training"``, ``"lm"``,
             ``"checkpoints"``; ``None`` for all.
 
     Returns:
