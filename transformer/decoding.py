@@ -197,48 +197,66 @@ def beam_search(
 
     vocab = model.tgt_embed[0].vocab
     batch, k, device = src.size(0), beam_size, src.device
-    # Row b * k + j of every tensor below is hypothesis j of sentence b.
-    memory = model.encode(src, src_mask).repeat_interleave(k, dim=0)  # (batch * k, src_len, d_model)
-    beam_mask = None if src_mask is None else src_mask.repeat_interleave(k, dim=0)  # (batch * k, 1, src_len)
-    ys = torch.full((batch * k, 1), start_symbol, dtype=src.dtype, device=device)  # (batch * k, 1)
+    # Row a * k + j of every tensor below is hypothesis j of the a-th sentence still being decoded (``alive[a]``).
+    # A sentence whose n best are settled leaves the batch: its hypotheses are copied out and no longer decoded.
+    alive = torch.arange(batch, device=device)  # (alive,): indices into the batch
+    memory = model.encode(src, src_mask).repeat_interleave(k, dim=0)  # (alive * k, src_len, d_model)
+    beam_mask = None if src_mask is None else src_mask.repeat_interleave(k, dim=0)  # (alive * k, 1, src_len)
+    ys = torch.full((batch * k, 1), start_symbol, dtype=src.dtype, device=device)  # (alive * k, length)
     # Summed log-probabilities, in float64 so that adding them up never turns a strict ordering into a tie.
     # Only the first hypothesis is alive at the start: the others would repeat it.
-    scores = torch.full((batch, k), float("-inf"), dtype=torch.float64, device=device)
+    scores = torch.full((batch, k), float("-inf"), dtype=torch.float64, device=device)  # (alive, k)
     scores[:, 0] = 0.0
     lengths = torch.zeros(batch, k, dtype=torch.long, device=device)  # output tokens, end symbol included
     finished = torch.zeros(batch, k, dtype=torch.bool, device=device)
-    done = torch.zeros(batch, dtype=torch.bool, device=device)  # sentences whose n best can no longer change
+    # What the sentences that left hold: their tokens (padded with ``pad``), scores and lengths.
+    out_tokens = torch.full((batch, k, max_len), pad, dtype=src.dtype, device=device)
+    out_scores, out_lengths = scores.clone(), lengths.clone()
     longest = ((5 + max_len - 1) / 6) ** alpha  # the largest lp an output of at most max_len - 1 tokens can have
     # A finished hypothesis may only continue with pad, at no cost.
     ended = torch.full((vocab,), float("-inf"), dtype=torch.float64, device=device)
     ended[pad] = 0.0
     cache = DecoderCache.empty(len(model.decoder.layers))
-    rows = torch.arange(batch, device=device).unsqueeze(1) * k  # (batch, 1): each sentence's first row
+    out_len = 1  # tokens per output so far, start symbol included
     for _ in range(max_len - 1):
-        if done.all():
+        if alive.numel() == 0:
             break
-        out = model.decode(memory, beam_mask, ys[:, -1:], None, cache)  # (batch * k, 1, d_model)
-        log_probs = model.generator(out[:, -1]).double().view(batch, k, vocab)  # (batch, k, vocab)
-        frozen = finished | done.unsqueeze(1)  # (batch, k)
-        log_probs = torch.where(frozen.unsqueeze(-1), ended, log_probs)
-        candidates = (scores.unsqueeze(-1) + log_probs).view(batch, k * vocab)  # (batch, k * vocab)
-        scores, chosen = candidates.topk(k, dim=1)  # (batch, k) each, best first
-        parent, token = chosen // vocab, chosen % vocab  # (batch, k) each
-        order = (rows + parent).view(-1)  # (batch * k,): the row each kept hypothesis extends
+        n = alive.numel()
+        out = model.decode(memory, beam_mask, ys[:, -1:], None, cache)  # (n * k, 1, d_model)
+        log_probs = model.generator(out[:, -1]).double().view(n, k, vocab)  # (n, k, vocab)
+        log_probs = torch.where(finished.unsqueeze(-1), ended, log_probs)
+        candidates = (scores.unsqueeze(-1) + log_probs).view(n, k * vocab)  # (n, k * vocab)
+        scores, chosen = candidates.topk(k, dim=1)  # (n, k) each, best first
+        parent, token = chosen // vocab, chosen % vocab  # (n, k) each
+        order = (torch.arange(n, device=device).unsqueeze(1) * k + parent).view(-1)  # (n * k,): rows extended
         ys = torch.cat([ys[order], token.view(-1, 1).to(ys.dtype)], dim=1)
+        out_len = ys.size(1)
         # Only the self-attention caches: the source keys and values of every beam of a sentence are the same,
         # and a hypothesis never moves to another sentence's rows.
         for self_cache, _ in cache.layers:
             self_cache.reorder(order)
-        finished, lengths, frozen = finished.gather(1, parent), lengths.gather(1, parent), frozen.gather(1, parent)
-        lengths += ~frozen
-        finished |= (token == end_symbol) & ~frozen
-        normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (batch, k)
-        nth_best = normalised.masked_fill(~finished, float("-inf")).topk(n_best, dim=1).values[:, -1]  # (batch,)
+        was_finished, lengths = finished.gather(1, parent), lengths.gather(1, parent)
+        lengths += ~was_finished
+        finished = was_finished | (token == end_symbol)
+        normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (n, k)
+        nth_best = normalised.masked_fill(~finished, float("-inf")).topk(n_best, dim=1).values[:, -1]  # (n,)
         hope = (scores / longest).masked_fill(finished, float("-inf")).amax(dim=1)  # best an unfinished one can reach
-        done |= finished.all(dim=1) | (hope < nth_best)
-
-    normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (batch, k)
+        done = finished.all(dim=1) | (hope < nth_best)  # (n,)
+        if done.any():
+            leaving = alive[done]
+            out_tokens[leaving, :, : ys.size(1)] = ys.view(n, k, -1)[done]
+            out_scores[leaving], out_lengths[leaving] = scores[done], lengths[done]
+            stay = (~done).nonzero().squeeze(1)  # (alive after,)
+            rows = (stay.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)  # their rows
+            alive, scores, lengths, finished = alive[stay], scores[stay], lengths[stay], finished[stay]
+            memory, ys = memory[rows], ys[rows]
+            beam_mask = None if beam_mask is None else beam_mask[rows]
+            cache.reorder(rows)
+    # Sentences still alive at max_len leave now; every output is as long as the longest run.
+    if alive.numel():
+        out_tokens[alive, :, :out_len] = ys.view(alive.numel(), k, out_len)
+        out_scores[alive], out_lengths[alive] = scores, lengths
+    normalised = out_scores / ((5 + out_lengths) / 6).double() ** alpha  # (batch, k)
     best, rank = normalised.sort(dim=1, descending=True, stable=True)
-    ys = ys.view(batch, k, ys.size(1)).gather(1, rank.unsqueeze(-1).expand(-1, -1, ys.size(1)))  # (batch, k, out_len)
-    return ys[:, :n_best], best[:, :n_best].float()
+    tokens = out_tokens[:, :, :out_len].gather(1, rank.unsqueeze(-1).expand(-1, -1, out_len))  # (batch, k, out_len)
+    return tokens[:, :n_best], best[:, :n_best].float()
