@@ -13,7 +13,7 @@
       layer: "Layer",
       head: "Head",
       directions: { "en-zh": "English → Chinese", "zh-en": "Chinese → English" },
-      wrong: "wrong",
+      wrong: " (wrong)",
       grid: "Cross-attention weights: one row per output token, one column per source token",
       hint: "Point at, tap or tab to a token to see where it looks.",
       rows: "output",
@@ -21,20 +21,24 @@
       outputLooks: (token, list) => `Writing ${token}, the decoder looks at ${list}.`,
       sourceSeen: (token, list) => `Source token ${token} is looked at by ${list}.`,
       nobody: "no token above 5 %",
+      percent: (weight) => `${weight} %`,
+      separator: ", ",
     },
     zh: {
       example: "例子",
       layer: "层",
       head: "注意力头",
       directions: { "en-zh": "英译中", "zh-en": "中译英" },
-      wrong: "译错",
+      wrong: "（译错）",
       grid: "交叉注意力权重：每行是一个输出词元，每列是一个源词元",
       hint: "把鼠标移到某个词元上、轻点它，或用 Tab 键选中它，就能看到它看向哪里。",
       rows: "输出",
       columns: "源",
       outputLooks: (token, list) => `写出 ${token} 时，解码器看向 ${list}。`,
       sourceSeen: (token, list) => `看向源词元 ${token} 的有 ${list}。`,
-      nobody: "没有超过 5 % 的词元",
+      nobody: "没有超过 5% 的词元",
+      percent: (weight) => `${weight}%`,
+      separator: "、",
     },
   };
   const SVG = "http://www.w3.org/2000/svg";
@@ -75,7 +79,7 @@
     const live = html("div", { class: "attention-explorer__live" });
     const controls = html("div", { class: "attention-explorer__controls" });
     const examples = data.examples.map((example, i) => {
-      const mark = example.correct ? "" : ` (${text.wrong})`;
+      const mark = example.correct ? "" : text.wrong;
       return [String(i), `${example.label} · ${text.directions[example.direction]}${mark}`];
     });
     const [exampleControl, exampleMenu] = select(text.example, examples, "attention-explorer__example");
@@ -98,8 +102,8 @@
         .map((weight, i) => [weight, i])
         .filter(([weight]) => weight >= SHOWN_IN_TEXT)
         .sort((a, b) => b[0] - a[0])
-        .map(([weight, i]) => `${tokens[i]} ${weight} %`);
-      return named.length ? named.join(", ") : text.nobody;
+        .map(([weight, i]) => `${tokens[i]} ${text.percent(weight)}`);
+      return named.length ? named.join(text.separator) : text.nobody;
     };
 
     const light = () => {
