@@ -112,17 +112,8 @@ class NumberTask(Recipe):
 
     Attributes:
         direction: Which way to translate: ``en-zh`` (English to Chinese) or ``zh-en``.
-        steps: Optimizer steps.
-        batch_size: Numbers per step (over all processes together).
-        warmup: Warm-up steps of the ``rate`` schedule.
-        factor: Scale of the ``rate`` schedule.
-        cooldown: Fraction of the steps, at the end, over which the rate falls linearly to 0.
-        N: Layers in the encoder and in the decoder.
-        d_model: Size of the model's vectors.
-        d_ff: Hidden size of the feed-forward networks.
-        h: Attention heads.
-        dropout: Dropout probability.
-        seed: Seed of the weights and the data.
+
+    The other fields are the recipe's, documented with ``Recipe``; here ``batch_size`` counts numbers.
 
     Examples:
         >>> task = NumberTask("zh-en")

@@ -171,17 +171,8 @@ class CopyTask(Recipe):
         vocab: Vocabulary size, special ids included.
         seq_len: Tokens per row, start (and end) symbol included.
         end_symbol: Whether rows have random lengths and end with ``EOS``.
-        steps: Optimizer steps.
-        batch_size: Rows per step (over all processes together).
-        warmup: Warm-up steps of the ``rate`` schedule.
-        factor: Scale of the ``rate`` schedule.
-        cooldown: Fraction of the steps, at the end, over which the rate falls linearly to 0.
-        N: Layers in the encoder and in the decoder.
-        d_model: Size of the model's vectors.
-        d_ff: Hidden size of the feed-forward networks.
-        h: Attention heads.
-        dropout: Dropout probability.
-        seed: Seed of the weights and the data.
+
+    The other fields are the recipe's, documented with ``Recipe``; here ``batch_size`` counts rows.
     """
 
     vocab: int = 11
