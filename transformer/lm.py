@@ -623,7 +623,7 @@ class NumberLMTask:
     warmup: int = 200
     factor: float = 1.0
     cooldown: float = 0.3
-    N: int = 4
+    N: int = 2
     d_model: int = 128
     d_ff: int = 256
     h: int = 4
