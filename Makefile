@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system serve test lint build clean
+.PHONY: setup system serve test lint build pdf offline clean
 
 # What pip cannot install: Debian's chromium and a CJK font (apt), KaTeX (npm). Checked on every run, installed only
 # when missing; the script needs root or sudo the first time.
@@ -32,10 +32,20 @@ lint: setup
 build: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# One PDF per language, site/pdf/transformer-book.{en,zh}.pdf, printed by headless Chromium (book/pdf.py; a few
+# minutes). `make build` empties site/: run `make pdf` after it; the home page links the PDFs there.
+pdf: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m book.pdf --out site/pdf
+
+# The site as a zip that works opened from the file system, search included (book/offline.py):
+# dist/transformer-book-offline.zip; with the PDFs of `make pdf` inside when site/pdf holds them.
+offline: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m book.offline --out dist/transformer-book-offline.zip --pdfs site/pdf
+
 # pytest runs the package tests, every code block of the book and the README (pytest-codeblocks), the parity test,
 # the strict site build, the link check and the browser test (configuration in pyproject.toml).
 test: setup lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) site .cache test-artifacts docs/assets/vendor
+	rm -rf $(VENV) site dist .cache test-artifacts docs/assets/vendor

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What the site and its tests need from outside PyPI, installed only when missing (safe to run again):
 #   - Debian packages: chromium (the browser test), fonts-wqy-microhei (Chinese glyphs in Chromium and in figures);
-#   - KaTeX from npm, copied into docs/assets/vendor/katex/ (git-ignored) so formulas render with no network.
+#   - KaTeX from npm, copied into docs/assets/vendor/katex/ (git-ignored) so formulas render with no network;
+#   - iframe-worker's shim from npm, into docs/assets/vendor/iframe-worker/: the offline copy (book/offline.py) runs
+#     the search worker through it when a page is opened from the file system.
 # Runs as root (or with sudo) on a fresh Debian machine; prints nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +12,8 @@ KATEX_VERSION=0.16.47
 APT_PACKAGES=(chromium fonts-wqy-microhei)
 NPM_DIR=.cache/npm
 KATEX_DEST=docs/assets/vendor/katex
+IFRAME_WORKER_VERSION=1.0.4
+IFRAME_WORKER_DEST=docs/assets/vendor/iframe-worker
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -41,4 +45,16 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$KATEX_VERSION" ]]; then
     # Every browser the site targets reads woff2: the .woff and .ttf copies would only add weight.
     cp "$dist"/fonts/*.woff2 "$KATEX_DEST/fonts/"
     echo "$KATEX_VERSION" >"$stamp"
+fi
+
+stamp="$IFRAME_WORKER_DEST/.version"
+if [[ ! -f $stamp || $(cat "$stamp") != "$IFRAME_WORKER_VERSION" ]]; then
+    echo "setup-system: npm install iframe-worker@$IFRAME_WORKER_VERSION"
+    mkdir -p "$NPM_DIR"
+    npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$NPM_DIR" \
+        "iframe-worker@$IFRAME_WORKER_VERSION"
+    rm -rf "$IFRAME_WORKER_DEST"
+    mkdir -p "$IFRAME_WORKER_DEST"
+    cp "$NPM_DIR/node_modules/iframe-worker/shim/index.js" "$IFRAME_WORKER_DEST/shim.js"
+    echo "$IFRAME_WORKER_VERSION" >"$stamp"
 fi

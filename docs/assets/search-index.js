@@ -6,6 +6,10 @@
 // and holds it back until the search is opened (the search field takes the focus, or the search toggle is checked),
 // so a reader who never searches never downloads an index. It also starts material's search worker through
 // javascripts/workers/search-ranking.js, which puts the chapter about the query first.
+//
+// Opened from the file system (the offline copy, book/offline.py), material loads the index another way: as a
+// script, search/search_index.js at the site's root, which sets a variable. There the page's language's script is
+// loaded instead (the offline build writes one beside each index).
 (() => {
   const index = new URL(document.currentScript.dataset.index, location.href);
   const open = XMLHttpRequest.prototype.open;
@@ -24,6 +28,14 @@
     }
     send.apply(this, body);
   };
+
+  if (location.protocol === "file:") {
+    const setAttribute = Element.prototype.setAttribute;
+    Element.prototype.setAttribute = function (name, value) {
+      const isSearchIndex = this instanceof HTMLScriptElement && name === "src" && /\/search\/search_index\.js$/.test(value);
+      return setAttribute.call(this, name, isSearchIndex ? index.href.replace(/\.json$/, ".js") : value);
+    };
+  }
 
   const NativeWorker = window.Worker;
   window.Worker = class extends NativeWorker {

@@ -60,4 +60,7 @@ const post = postMessage;
 self.postMessage = (message, ...rest) =>
   post(message && message.type === RESULT ? rerank(message, queries.shift() || "") : message, ...rest);
 
-importScripts(new URL(location.href).searchParams.get("worker"));
+// In a worker, location is this script's address. From file:// (the offline copy) material runs its worker in an
+// iframe (the iframe-worker shim), whose location is the page's: there this script is the current script.
+const here = self.document?.currentScript?.src || location.href;
+importScripts(new URL(here).searchParams.get("worker"));
