@@ -182,3 +182,13 @@ def test_kv_cache_reorder_keeps_the_chosen_rows_and_keeps_growing():
     key, value = cache.append(torch.full((3, 2, 1, 4), 9.0), torch.full((3, 2, 1, 4), -9.0))
     assert key.shape == (3, 2, 21, 4) and key[:, 0, :20, 0].tolist() == [[2.0] * 20, [0.0] * 20, [0.0] * 20]
     assert torch.equal(value[:, :, :20], -key[:, :, :20]) and (key[:, :, 20] == 9.0).all()
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [1, 0, 3, 2], [2, 2, 2, 0], [3, 1, 1, 0], [1, 3]])
+def test_kv_cache_reorder_equals_indexing_the_rows_whether_they_swap_repeat_or_stay(order):
+    """A reorder of the same size copies only the rows that change; rows may swap. Another size selects rows."""
+    keys = torch.randn(4, 2, 5, 3)
+    cache = KVCache()
+    cache.append(keys, -keys)
+    cache.reorder(torch.tensor(order))
+    assert torch.equal(cache.key, keys[order]) and torch.equal(cache.value, -keys[order])

@@ -220,6 +220,11 @@ def test_beam_search_returns_the_exhaustive_best_whenever_it_survives_in_the_bea
     assert survived >= 6  # the property was tested, not skipped
 
 
+def test_beam_search_of_length_one_is_the_start_symbol(random_model):
+    tokens, scores = beam_search(random_model, torch.randint(3, 11, (2, 4)), None, 1, BOS, EOS, n_best=2)
+    assert tokens.tolist() == [[[BOS], [BOS]]] * 2 and scores.tolist() == [[0.0, float("-inf")]] * 2
+
+
 @pytest.mark.parametrize("end_symbol", [EOS, 7])
 def test_beam_size_one_is_greedy_decoding_exactly(random_model, end_symbol):
     src = torch.randint(3, 11, (40, 9))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -132,7 +133,15 @@ class KVCache:
         Args:
             indices: Row numbers of the current batch, shape ``(new_batch,)``; a row may be repeated or dropped.
         """
-        if self._key is not None:
+        if self._key is None:
+            return
+        if indices.numel() == self._key.size(0):
+            # Beam search reorders at every step, and most rows keep their own history: copy only the others.
+            moved = (indices != torch.arange(indices.numel(), device=indices.device)).nonzero().squeeze(1)
+            # The right-hand side is gathered before anything is written, so rows may swap.
+            self._key[moved] = self._key[indices[moved]]
+            self._value[moved] = self._value[indices[moved]]
+        else:
             self._key = self._key.index_select(0, indices)  # (new_batch, h, capacity, d_k)
             self._value = self._value.index_select(0, indices)
 

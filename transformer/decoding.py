@@ -133,7 +133,8 @@ def beam_search(
 
     All sentences and their beams run as one batch of ``batch × beam_size`` rows, with the decoder's cache
     (``DecoderCache``): each step feeds one token per hypothesis, then the self-attention cache's rows are reordered
-    to follow the hypotheses that were kept (``KVCache.reorder``). While searching, hypotheses are ranked by their
+    to follow the hypotheses that were kept (``KVCache.reorder``). The first step, whose beams would all be the
+    same, runs once per sentence; sentences that are done leave the batch in groups. While searching, hypotheses are ranked by their
     summed log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score
     unchanged. A sentence is done, and its beam frozen, when ``n_best`` of its hypotheses have ended and no
     unfinished one can still beat them (its log-probability only falls, and it is normalised by at most $lp$ of
@@ -197,65 +198,85 @@ def beam_search(
 
     vocab = model.tgt_embed[0].vocab
     batch, k, device = src.size(0), beam_size, src.device
-    # Row a * k + j of every tensor below is hypothesis j of the a-th sentence still being decoded (``alive[a]``).
-    # A sentence whose n best are settled leaves the batch: its hypotheses are copied out and no longer decoded.
-    alive = torch.arange(batch, device=device)  # (alive,): indices into the batch
-    memory = model.encode(src, src_mask).repeat_interleave(k, dim=0)  # (alive * k, src_len, d_model)
-    beam_mask = None if src_mask is None else src_mask.repeat_interleave(k, dim=0)  # (alive * k, 1, src_len)
-    ys = torch.full((batch * k, 1), start_symbol, dtype=src.dtype, device=device)  # (alive * k, length)
-    # Summed log-probabilities, in float64 so that adding them up never turns a strict ordering into a tie.
-    # Only the first hypothesis is alive at the start: the others would repeat it.
-    scores = torch.full((batch, k), float("-inf"), dtype=torch.float64, device=device)  # (alive, k)
-    scores[:, 0] = 0.0
-    lengths = torch.zeros(batch, k, dtype=torch.long, device=device)  # output tokens, end symbol included
-    finished = torch.zeros(batch, k, dtype=torch.bool, device=device)
-    # What the sentences that left hold: their tokens (padded with ``pad``), scores and lengths.
-    out_tokens = torch.full((batch, k, max_len), pad, dtype=src.dtype, device=device)
-    out_scores, out_lengths = scores.clone(), lengths.clone()
     longest = ((5 + max_len - 1) / 6) ** alpha  # the largest lp an output of at most max_len - 1 tokens can have
     # A finished hypothesis may only continue with pad, at no cost.
     ended = torch.full((vocab,), float("-inf"), dtype=torch.float64, device=device)
     ended[pad] = 0.0
+
+    def settled(scores: Tensor, lengths: Tensor, finished: Tensor) -> Tensor:
+        """``(n,)``: whether each sentence's n best have ended and no unfinished hypothesis can still beat them."""
+        normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (n, k)
+        nth_best = normalised.masked_fill(~finished, float("-inf")).topk(n_best, dim=1).values[:, -1]  # (n,)
+        hope = (scores / longest).masked_fill(finished, float("-inf")).amax(dim=1)  # best an unfinished one can reach
+        return finished.all(dim=1) | (hope < nth_best)
+
+    if max_len == 1:  # the start symbol alone: one hypothesis, of log-probability 0
+        scores = torch.full((batch, n_best), float("-inf"), device=device)
+        scores[:, 0] = 0.0
+        return torch.full((batch, n_best, 1), start_symbol, dtype=src.dtype, device=device), scores
+    # The first step runs once per sentence: its k beams would all be the same. Its k best tokens start them.
+    memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
     cache = DecoderCache.empty(len(model.decoder.layers))
-    out_len = 1  # tokens per output so far, start symbol included
-    for _ in range(max_len - 1):
-        if alive.numel() == 0:
+    start = torch.full((batch, 1), start_symbol, dtype=src.dtype, device=device)  # (batch, 1)
+    out = model.decode(memory, src_mask, start, None, cache)  # (batch, 1, d_model)
+    log_probs = model.generator(out[:, -1]).double()  # (batch, vocab)
+    # Summed log-probabilities, in float64 so that adding them up never turns a strict ordering into a tie;
+    # -inf for the beams a vocabulary smaller than the beam cannot fill.
+    scores = torch.full((batch, k), float("-inf"), dtype=torch.float64, device=device)  # (n, k)
+    token = torch.full((batch, k), pad, dtype=torch.long, device=device)
+    scores[:, : min(k, vocab)], token[:, : min(k, vocab)] = log_probs.topk(min(k, vocab), dim=1)
+    # From here on, row a * k + j of every tensor is hypothesis j of sentence ``alive[a]``; the caches, the memory
+    # and the mask are repeated k times (the source keys and values were projected once per sentence).
+    alive = torch.arange(batch, device=device)  # (n,): the sentences in the batch
+    cache.reorder(alive.repeat_interleave(k))
+    memory = memory.repeat_interleave(k, dim=0)  # (n * k, src_len, d_model)
+    beam_mask = None if src_mask is None else src_mask.repeat_interleave(k, dim=0)  # (n * k, 1, src_len)
+    ys = torch.cat([start.repeat_interleave(k, dim=0), token.view(-1, 1).to(src.dtype)], dim=1)  # (n * k, out_len)
+    lengths = torch.ones(batch, k, dtype=torch.long, device=device)  # output tokens, end symbol included
+    finished = token == end_symbol  # (n, k)
+    done = settled(scores, lengths, finished)  # (n,)
+    # What the sentences that left the batch hold: their tokens (padded with ``pad``), scores and lengths.
+    out_tokens = torch.full((batch, k, max_len), pad, dtype=src.dtype, device=device)
+    out_scores, out_lengths = scores.clone(), lengths.clone()
+
+    def leave(leaving: Tensor) -> None:
+        """Copy out the hypotheses of the sentences ``leaving`` (a boolean mask over the batch's sentences)."""
+        out_tokens[alive[leaving], :, : ys.size(1)] = ys.view(alive.numel(), k, -1)[leaving]
+        out_scores[alive[leaving]], out_lengths[alive[leaving]] = scores[leaving], lengths[leaving]
+
+    # A done sentence's beam is frozen; once half of the sentences in the batch are done, they leave it (leaving
+    # copies every cache, hence not at every step).
+    for _ in range(max_len - 2):
+        if done.all():
             break
+        if 2 * int(done.sum()) >= done.numel():
+            leave(done)
+            stay = (~done).nonzero().squeeze(1)  # (n after,)
+            rows = (stay.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)  # their rows
+            alive, scores, lengths, finished = alive[stay], scores[stay], lengths[stay], finished[stay]
+            memory, ys, done = memory[rows], ys[rows], done[stay]
+            beam_mask = None if beam_mask is None else beam_mask[rows]
+            cache.reorder(rows)
         n = alive.numel()
         out = model.decode(memory, beam_mask, ys[:, -1:], None, cache)  # (n * k, 1, d_model)
         log_probs = model.generator(out[:, -1]).double().view(n, k, vocab)  # (n, k, vocab)
-        log_probs = torch.where(finished.unsqueeze(-1), ended, log_probs)
+        frozen = finished | done.unsqueeze(1)  # (n, k)
+        log_probs = torch.where(frozen.unsqueeze(-1), ended, log_probs)
         candidates = (scores.unsqueeze(-1) + log_probs).view(n, k * vocab)  # (n, k * vocab)
         scores, chosen = candidates.topk(k, dim=1)  # (n, k) each, best first
         parent, token = chosen // vocab, chosen % vocab  # (n, k) each
         order = (torch.arange(n, device=device).unsqueeze(1) * k + parent).view(-1)  # (n * k,): rows extended
         ys = torch.cat([ys[order], token.view(-1, 1).to(ys.dtype)], dim=1)
-        out_len = ys.size(1)
         # Only the self-attention caches: the source keys and values of every beam of a sentence are the same,
         # and a hypothesis never moves to another sentence's rows.
         for self_cache, _ in cache.layers:
             self_cache.reorder(order)
-        was_finished, lengths = finished.gather(1, parent), lengths.gather(1, parent)
-        lengths += ~was_finished
-        finished = was_finished | (token == end_symbol)
-        normalised = scores / ((5 + lengths) / 6).double() ** alpha  # (n, k)
-        nth_best = normalised.masked_fill(~finished, float("-inf")).topk(n_best, dim=1).values[:, -1]  # (n,)
-        hope = (scores / longest).masked_fill(finished, float("-inf")).amax(dim=1)  # best an unfinished one can reach
-        done = finished.all(dim=1) | (hope < nth_best)  # (n,)
-        if done.any():
-            leaving = alive[done]
-            out_tokens[leaving, :, : ys.size(1)] = ys.view(n, k, -1)[done]
-            out_scores[leaving], out_lengths[leaving] = scores[done], lengths[done]
-            stay = (~done).nonzero().squeeze(1)  # (alive after,)
-            rows = (stay.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)  # their rows
-            alive, scores, lengths, finished = alive[stay], scores[stay], lengths[stay], finished[stay]
-            memory, ys = memory[rows], ys[rows]
-            beam_mask = None if beam_mask is None else beam_mask[rows]
-            cache.reorder(rows)
-    # Sentences still alive at max_len leave now; every output is as long as the longest run.
-    if alive.numel():
-        out_tokens[alive, :, :out_len] = ys.view(alive.numel(), k, out_len)
-        out_scores[alive], out_lengths[alive] = scores, lengths
+        finished, lengths, frozen = finished.gather(1, parent), lengths.gather(1, parent), frozen.gather(1, parent)
+        lengths += ~frozen
+        finished |= (token == end_symbol) & ~frozen
+        done |= settled(scores, lengths, finished)
+    leave(torch.ones_like(done))  # the rest, done or stopped by max_len; every output is as long as the longest
+    out_len = ys.size(1)
     normalised = out_scores / ((5 + out_lengths) / 6).double() ** alpha  # (batch, k)
     best, rank = normalised.sort(dim=1, descending=True, stable=True)
     tokens = out_tokens[:, :, :out_len].gather(1, rank.unsqueeze(-1).expand(-1, -1, out_len))  # (batch, k, out_len)
