@@ -44,6 +44,7 @@ CHAPTERS = (
     "encoder",
     "decoder",
     "training",
+    "descendants",
 )
 LANGUAGES = ("en", "zh")
 # Where the site is deployed (mkdocs.yml's site_url): a notebook's links to other pages point there.

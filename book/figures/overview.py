@@ -105,6 +105,11 @@ CHAPTERS = (
         "Real language: tokens, numbers translated between English and Chinese, beam search, attention explored.",
         "真实的语言：分词、英汉数字互译、束搜索，以及可交互的注意力。",
     ),
+    Chapter(
+        "descendants",
+        "GPT and BERT from the same layers: a decoder-only and an encoder-only model, sampling, filling in blanks.",
+        "用同一套层搭出 GPT 和 BERT：仅解码器与仅编码器模型、采样、填空。",
+    ),
 )
 
 _TEXT = {
