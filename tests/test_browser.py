@@ -601,3 +601,65 @@ def test_architecture_figure_boxes_open_their_chapter(browser: Any, server: str)
     assert page.url == server + "attention/"
     assert watch.errors == []
     close(page)
+
+
+# The attention explorer of chapter 9: what lights up is what the page's JSON says, on a desktop with the mouse and
+# on a phone with a finger; the grid stays inside the screen's width (it scrolls in its own box).
+EXPLORER_STATE = r"""
+(figure) => ({
+  cells: [...figure.querySelectorAll(".attention-explorer__cell.is-active")].map(
+    (c) => [+c.dataset.row, +c.dataset.col, +c.dataset.weight]),
+  lit: Object.fromEntries(["out", "src"].map((side) => [side, [...figure.querySelectorAll(
+    `.attention-explorer__token.is-lit[data-side="${side}"]`)].map((t) => +t.dataset.weight)])),
+  readout: figure.querySelector(".attention-explorer__readout").textContent,
+  labels: [...figure.querySelectorAll(".attention-explorer__control > span")].map((s) => s.textContent),
+  overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+})
+"""
+
+
+@pytest.mark.parametrize(("path", "device"), [("translation/", "desktop"), ("zh/translation/", "phone")])
+def test_the_attention_explorer_lights_what_its_data_says(browser: Any, server: str, path: str, device: str) -> None:
+    phone = device == "phone"
+    options = {"has_touch": True, "is_mobile": True} if phone else {}
+    page, watch = open_page(browser, server + path, PHONE if phone else DESKTOP, **options)
+    figure = page.locator("figure.attention-explorer")
+    data = json.loads(figure.locator("script[type='application/json']").text_content() or "")
+    # The last example, its last layer and head: none of them is what the explorer shows first.
+    k = len(data["examples"]) - 1
+    layer, head = data["layers"] - 1, data["heads"] - 1
+    figure.locator(".attention-explorer__example").select_option(str(k))
+    figure.locator(".attention-explorer__layer").select_option(str(layer))
+    figure.locator(".attention-explorer__head").select_option(str(head))
+    example = data["examples"][k]
+    weights = example["weights"][layer][head]  # (output tokens, source tokens), percentages
+
+    def point(side: str, index: int) -> dict[str, Any]:
+        token = figure.locator(f'.attention-explorer__token[data-side="{side}"][data-index="{index}"]')
+        token.scroll_into_view_if_needed()
+        if phone:
+            token.tap()
+        else:
+            token.hover()
+        return figure.evaluate(EXPLORER_STATE)
+
+    i = len(example["output"]) // 2
+    state = point("out", i)
+    assert state["cells"] == [[i, j, w] for j, w in enumerate(weights[i])]
+    assert state["lit"] == {"out": [], "src": weights[i]}
+    assert example["output"][i] in state["readout"]
+    j = len(example["source"]) // 2
+    state = point("src", j)
+    assert state["cells"] == [[r, j, row[j]] for r, row in enumerate(weights)]
+    assert state["lit"] == {"out": [row[j] for row in weights], "src": []}
+    # The keyboard reaches the tokens too: focus lights them as pointing does.
+    figure.locator('.attention-explorer__token[data-side="out"][data-index="0"]').focus()
+    assert figure.evaluate(EXPLORER_STATE)["lit"]["src"] == weights[0]
+    state = figure.evaluate(EXPLORER_STATE)
+    assert state["labels"] == (["例子", "层", "注意力头"] if path.startswith("zh/") else ["Example", "Layer", "Head"])
+    assert state["overflow"] <= 0, "the explorer makes the page wider than the screen"
+    name = path.strip("/").replace("/", "-")
+    figure.screenshot(path=str(SCREENSHOTS / f"{device}-{name}-attention-explorer.png"))
+    assert watch.errors == []
+    assert watch.failed == []
+    close(page)
