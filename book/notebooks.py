@@ -44,6 +44,7 @@ CHAPTERS = (
     "encoder",
     "decoder",
     "training",
+    "translation",
     "descendants",
 )
 LANGUAGES = ("en", "zh")
