@@ -151,10 +151,14 @@
       const font = `${FONT_PX}px ${getComputedStyle(figure).fontFamily}`;
       const widest = (tokens) => Math.max(...tokens.map((token) => measure(token, font)));
       const left = Math.ceil(widest(example.output)) + 12; // the output tokens, right-aligned before their row
-      const top = Math.ceil(widest(example.source)) + 12; // the source tokens, written upwards over their column
       const columns = example.source.length;
       const room = Math.floor((scroll.clientWidth - left - 4) / columns);
       const cell = Math.max(MIN_CELL, Math.min(MAX_CELL, room)); // narrower than the screen: the box scrolls
+      // A source token that fits its column (a Chinese character) stands upright over it; a longer one is written
+      // upwards.
+      const upright = example.source.map((token) => measure(token, font) <= cell - 2);
+      const heights = example.source.map((token, j) => (upright[j] ? FONT_PX : measure(token, font)));
+      const top = Math.ceil(Math.max(...heights)) + 12;
       const width = left + columns * cell + 4;
       const height = top + example.output.length * cell + 4;
       const svg = element("svg", {
@@ -181,11 +185,15 @@
         } else {
           const x = left + index * cell;
           group.append(element("rect", { x: x + 1, y: 0, width: cell - 2, height: top - 4, rx: 3 }));
-          const label = element("text", { x: 0, y: 0, "text-anchor": "start" }, token);
-          label.setAttribute("transform", `translate(${x + cell / 2} ${top - 8}) rotate(-90)`);
+          const label = upright[index]
+            ? element("text", { x: x + cell / 2, y: top - 8 - FONT_PX / 2, "text-anchor": "middle" }, token)
+            : element("text", { x: 0, y: 0, "text-anchor": "start" }, token);
+          if (!upright[index]) label.setAttribute("transform", `translate(${x + cell / 2} ${top - 8}) rotate(-90)`);
           group.append(label);
         }
-        for (const event of ["pointerenter", "focus", "click"]) group.addEventListener(event, () => activate(side, index));
+        for (const event of ["pointerenter", "focus", "click"]) {
+          group.addEventListener(event, () => activate(side, index));
+        }
         group.addEventListener("keydown", (event) => {
           if (event.key === "Enter" || event.key === " ") {
             event.preventDefault();
