@@ -37,8 +37,8 @@ from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import Generator, ModelConfig
 from transformer.numbers import DIRECTIONS, NumberTask, number_vocabs
 from transformer.positional import PositionalEncoding
-from transformer.tasks import TrainingState
-from transformer.training import StepStats, rate
+from transformer.tasks import Recipe, TrainingState
+from transformer.training import StepStats
 from transformer.vocab import Vocab
 
 SEPARATOR = "="  # between a number in one language and the same number in the other
@@ -585,7 +585,7 @@ def complete(
 
 
 @dataclass(frozen=True)
-class NumberLMTask:
+class NumberLMTask(Recipe):
     """The number task for a language model, and a recipe that learns it.
 
     Each training row is one sentence, ``"<source> = <target>"`` (``"three hundred and five = 三百零五"`` for
@@ -598,18 +598,10 @@ class NumberLMTask:
     Attributes:
         direction: Which side comes first: ``en-zh`` (English, then Chinese) or ``zh-en``.
         objective: ``next-token`` (decoder-only, ``make_lm``) or ``masked`` (encoder-only, ``make_encoder_lm``).
-        steps: Optimizer steps.
-        batch_size: Sentences per step (over all processes together).
-        warmup: Warm-up steps of the ``rate`` schedule.
-        factor: Scale of the ``rate`` schedule.
-        cooldown: Fraction of the steps, at the end, over which the rate falls linearly to 0.
-        N: Layers.
-        d_model: Size of the model's vectors.
-        d_ff: Hidden size of the feed-forward networks.
-        h: Attention heads.
-        dropout: Dropout probability.
         masked_fraction: Fraction of the tokens the masked objective hides.
-        seed: Seed of the weights and the data.
+
+    The other fields are the recipe's, documented with ``Recipe``; here ``batch_size`` counts sentences and ``N``
+    the layers of the one stack.
 
     Examples:
         >>> NumberLMTask().text(305)
@@ -634,32 +626,19 @@ class NumberLMTask:
     max_len = 64  # the longest sentence (8 digits, both languages) has 45 tokens
 
     def __post_init__(self) -> None:
-        """Check the recipe.
+        """Check the recipe (``Recipe.check_recipe``), the direction, the objective and the masked fraction.
 
         Raises:
-            ValueError: If ``direction`` or ``objective`` is not one of its choices, a size or a count is below 1
-                (``seed`` below 0), ``factor`` is not positive, ``cooldown`` is outside ``[0, 1]``, ``dropout``
-                outside ``[0, 1)``, ``masked_fraction`` outside ``(0, 1]``, or ``h`` does not divide ``d_model``.
+            ValueError: If ``direction`` or ``objective`` is not one of its choices, ``masked_fraction`` is outside
+                ``(0, 1]``, or a field of the recipe is out of range.
         """
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction: expected one of {DIRECTIONS}, got {self.direction!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective: expected one of {OBJECTIVES}, got {self.objective!r}")
-        for name in ("steps", "batch_size", "warmup", "N", "d_model", "d_ff", "h"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
-        if not self.factor > 0:
-            raise ValueError(f"factor: expected a number > 0, got {self.factor}")
-        if not 0 <= self.cooldown <= 1:
-            raise ValueError(f"cooldown: expected a number between 0 and 1, got {self.cooldown}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: expected a number >= 0 and < 1, got {self.dropout}")
         if not 0 < self.masked_fraction <= 1:
             raise ValueError(f"masked_fraction: expected a number > 0 and <= 1, got {self.masked_fraction}")
-        if self.d_model % self.h:
-            raise ValueError(f"d_model: expected a multiple of h={self.h}, got {self.d_model}")
+        self.check_recipe()
 
     @property
     def vocabs(self) -> tuple[Vocab, Vocab]:
@@ -710,18 +689,6 @@ class NumberLMTask:
         after = (inputs == vocab.tokens.index(SEPARATOR)).cumsum(dim=1) > 0  # (batch, seq_len - 1): at or after "="
         return inputs.to(device), targets.masked_fill(~after, PAD).to(device)
 
-    def start(self, model: nn.Module, rank: int = 0) -> TrainingState:
-        """A fresh optimizer, schedule and data stream for ``model``, at step 0 (as ``NumberTask.start``)."""
-        optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.learning_rate)
-        generator = torch.Generator().manual_seed(self.seed * 1000 + rank)
-        return TrainingState(optimizer, scheduler, generator)
-
-    def learning_rate(self, step: int) -> float:
-        """The paper's ``rate``, brought down linearly to 0 over the last ``cooldown`` of the steps."""
-        remaining = (self.steps - step) / (self.cooldown * self.steps) if self.cooldown else 1.0
-        return rate(step, self.d_model, self.factor, self.warmup) * min(1.0, remaining)
-
     def train(
         self,
         model: nn.Module,
@@ -731,7 +698,7 @@ class NumberLMTask:
         state: TrainingState | None = None,
         autocast: torch.dtype | None = None,
     ) -> Iterator[StepStats]:
-        """Train ``model`` up to ``steps``, yielding after every step (as ``NumberTask.train``).
+        """Train ``model`` up to ``steps``, yielding after every step (``Recipe.train``, with a language model's loss).
 
         Args:
             model: The model (possibly wrapped in ``DistributedDataParallel``), on the device to train on.
