@@ -13,13 +13,13 @@ import html
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from book.figures._common import cache_dir, localized, new_figure, training_code_digest
+from book.figures._common import LANGS, cache_dir, localized, new_figure, training_code_digest
+from book.figures.overview import CHAPTERS
 from transformer.checkpoints import load_model, save_model
 from transformer.data import PAD
 from transformer.masks import padding_mask, subsequent_mask
@@ -28,7 +28,6 @@ from transformer.numbers import DIRECTIONS, NumberTask
 from transformer.training import StepStats
 from transformer.vocab import SPECIALS
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 # Exact match on this many validation numbers, every VALIDATE_EVERY steps: the learning curve's second panel.
 VALIDATE_EVERY = 100
 VALIDATION_SIZE = 1000
@@ -179,16 +178,18 @@ def _shown(piece: bytes) -> str:
 
 
 def subword_pieces(vocab_size: int = 4000) -> tuple[int, int, dict[str, list[bytes]]]:
-    """Train a BPE tokenizer on the book's own pages, both languages, and split ``SUBWORD_SENTENCES`` with it.
+    """Train a BPE tokenizer on the book's chapters before this one, both languages, and split sentences with it.
 
-    Hugging Face ``tokenizers``' byte-level BPE (GPT-2's: every byte is a token, so nothing is unknown), trained on
-    every ``docs/*.md`` page when this runs.
+    Hugging Face ``tokenizers``' byte-level BPE (GPT-2's: every byte is a token, so nothing is unknown), trained
+    when this runs on the pages of the chapters that come before chapter 9 (``overview.CHAPTERS``), English and
+    Chinese. Not on this chapter, nor the ones after it: they are full of the very number sentences it splits.
 
     Args:
         vocab_size: Size of the vocabulary to learn.
 
     Returns:
-        ``(pages, vocabulary size, {sentence: its subwords})``, each subword as the bytes it stands for.
+        ``(chapters, vocabulary size, {sentence: its subwords})``: the chapters learned from (1 to ``chapters``),
+        and each subword as the bytes it stands for.
     """
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
@@ -197,14 +198,15 @@ def subword_pieces(vocab_size: int = 4000) -> tuple[int, int, dict[str, list[byt
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
-    pages = sorted(str(page) for page in DOCS.glob("*.md"))
+    before = CHAPTERS[: [chapter.slug for chapter in CHAPTERS].index("translation")]
+    pages = [str(chapter.page(lang)) for chapter in before for lang in LANGS]
     tokenizer.train(pages, trainer)
     alphabet = _byte_level_alphabet()
     pieces = {
         sentence: [bytes(alphabet[c] for c in token) for token in tokenizer.encode(sentence).tokens]
         for sentence in SUBWORD_SENTENCES
     }
-    return len(pages), tokenizer.get_vocab_size(), pieces
+    return len(before), tokenizer.get_vocab_size(), pieces
 
 
 def subword_splits(lang: str = "en", vocab_size: int = 4000) -> str:
@@ -219,15 +221,15 @@ def subword_splits(lang: str = "en", vocab_size: int = 4000) -> str:
     Returns:
         The table, and a line on the vocabulary.
     """
-    pages, size, pieces = subword_pieces(vocab_size)
+    chapters, size, pieces = subword_pieces(vocab_size)
     rows = [localized(lang, "| sentence | subwords | count |", "| 句子 | 子词 | 个数 |"), "|---|---|---|"]
     for sentence, split in pieces.items():
         shown = " ".join(f"`{_shown(piece)}`" for piece in split)
         rows.append(f"| {sentence} | {shown} | {len(split)} |")
     summary = localized(
         lang,
-        f"A vocabulary of {size:,} subwords, learned from the {pages} pages of this book.",
-        f"从本书的 {pages} 个页面学到的词表，共 {size:,} 个子词。",
+        f"A vocabulary of {size:,} subwords, learned from chapters 1 to {chapters} in both languages.",
+        f"从第 1 至 {chapters} 章的中英文页面学到的词表，共 {size:,} 个子词。",
     )
     return "\n".join(rows) + f"\n\n{summary}"
 
