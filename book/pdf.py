@@ -34,7 +34,7 @@ from mkdocs.utils.yaml import yaml_load
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "mkdocs.yml"
-LANGUAGES = ("en", "zh")
+LANGUAGES = ("en", "zh")  # the default language (at the site's root) first
 # Pages of the navigation left out of the PDF (print-site's ``exclude`` patterns, relative to docs/).
 NOT_PRINTED = ("api/*",)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,6 +70,16 @@ MEASURE = """() => ({
     .filter((code) => code.scrollWidth > code.clientWidth + 1)
     .map((code) => code.textContent.split("\\n")[0]),
 })"""
+# A link to a page the PDF does not hold (the API reference) would point at the local server the print was made from:
+# it points at the published site instead (mkdocs.yml's site_url; the language's folder there).
+LINKS_TO_SITE = """([local, site]) => {
+  for (const link of document.querySelectorAll("a[href]")) {
+    const url = new URL(link.getAttribute("href"), location.href);
+    if (url.href.startsWith(local) && url.pathname !== location.pathname) {
+      link.href = site + url.href.slice(local.length);
+    }
+  }
+}"""
 # A4's width less the margins (14 mm each side), in CSS pixels: the width the page is laid out at for measuring.
 PAPER_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
 
@@ -238,12 +248,14 @@ def serve(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
-def print_pdf(url: str, pdf: Path) -> PrintedBook:
+def print_pdf(url: str, pdf: Path, root: str, site_url: str) -> PrintedBook:
     """Print a page to PDF in headless Chromium once its formulas are typeset and its figures loaded.
 
     Args:
         url: The page's address.
         pdf: The file to write.
+        root: The address of the built site's root, which ``url`` is under.
+        site_url: Where that site is published: links to its pages the print does not hold go there.
 
     Returns:
         The PDF, with what the page held (measured laid out for paper, the print CSS applied).
@@ -266,6 +278,7 @@ def print_pdf(url: str, pdf: Path) -> PrintedBook:
             if problems:
                 raise RuntimeError(f"{url}: " + "; ".join(problems))
             measured = page.evaluate(MEASURE)
+            page.evaluate(LINKS_TO_SITE, [root, site_url])
             pdf.parent.mkdir(parents=True, exist_ok=True)
             page.pdf(
                 path=str(pdf),
@@ -299,8 +312,10 @@ def build_pdfs(out: Path, languages: tuple[str, ...] = LANGUAGES) -> list[Printe
         for lang in languages:
             site = work / f"site-{lang}"
             page = build_print_site(lang, site, work)
+            published = parent_config()["site_url"] + ("" if lang == LANGUAGES[0] else f"{lang}/")
             with serve(site) as root:
-                books.append(print_pdf(root + page.parent.relative_to(site).as_posix() + "/", out / pdf_name(lang)))
+                url = root + page.parent.relative_to(site).as_posix() + "/"
+                books.append(print_pdf(url, out / pdf_name(lang), root, published))
     return books
 
 
