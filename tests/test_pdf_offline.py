@@ -61,6 +61,12 @@ def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def flat(outline: list[Any]) -> Iterator[Any]:
+    """The entries of a PDF's outline, depth first (pypdf nests an entry's children in a list after it)."""
+    for entry in outline:
+        yield from flat(entry) if isinstance(entry, list) else [entry]
+
+
 @functools.cache
 def books() -> dict[str, PrintedBook]:
     """Each language's PDF: built once for the session, or the ones in ``BOOK_PDFS``."""
@@ -100,7 +106,7 @@ def test_each_chapter_starts_a_page_in_order_with_its_title(lang: str) -> None:
     missing = [t for t in titles if squeeze(t) not in squeeze(text)]
     assert missing == [], f"titles not in the {lang} PDF's text"
     # Each page of the book is an entry of the PDF's outline, on a page of its own, in the navigation's order.
-    outline = {squeeze(entry.title): reader.get_destination_page_number(entry) for entry in reader.outline}
+    outline = {squeeze(entry.title): reader.get_destination_page_number(entry) for entry in flat(reader.outline)}
     starts = [outline.get(squeeze(t)) for t in titles]
     assert None not in starts, f"outline entries: {list(outline)}"
     assert starts == sorted(set(starts)), dict(zip(titles, starts, strict=True))
