@@ -402,8 +402,9 @@ def explorer_data(**recipe: int | float) -> dict:
         **recipe: ``NumberTask`` fields of the models (default: the command line's recipe).
 
     Returns:
-        ``{"layers", "heads", "examples": [{"direction", "number", "label", "correct", "source", "output",
-        "weights"}]}``; ``weights[layer][head][i][j]`` is how much output token ``i`` attends to source token ``j``.
+        A dictionary of the model's ``layers`` and ``heads`` and of its ``examples``, one dictionary each, with
+        ``direction``, ``number``, ``label``, ``correct``, ``source``, ``output`` and ``weights``. The weight of
+        output token ``i`` on source token ``j`` in a layer and head is ``weights[layer][head][i][j]``.
     """
     examples = []
     models = {direction: cached_number_model(direction, **recipe) for direction in DIRECTIONS}
