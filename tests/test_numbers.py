@@ -109,3 +109,10 @@ def test_held_out_errors():
         NumberTask().held_out(0)
     with pytest.raises(ValueError, match=r"n: expected an integer between 1 and 100000, got 100001"):
         NumberTask().held_out(100_001)
+
+
+@pytest.mark.parametrize("n", [100, 500, 700])
+def test_held_out_gives_all_a_split_has_where_it_is_short_of_the_share(n):
+    """The validation split has about 45 three-digit numbers, fewer than 500's share of 62: it gives them all."""
+    numbers = NumberTask("en-zh").held_out(n, split="validation")
+    assert len(numbers) == len(set(numbers)) == n and all(split_of(k) == "validation" for k in numbers)

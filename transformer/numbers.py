@@ -243,8 +243,11 @@ class NumberTask(Recipe):
         for i, digits in enumerate(MAGNITUDES):
             share = (n - len(chosen)) // (len(MAGNITUDES) - i)
             values = _magnitude_range(digits)
-            if len(values) <= 10 * share:  # few numbers: list them all, then pick
-                pool = [v for v in values if split_of(v) == split]
+            # A split holds about 5 % of a magnitude: where that may fall short of the share, count it first, or
+            # drawing at random would never stop.
+            pool = [v for v in values if split_of(v) == split] if len(values) <= 40 * share else None
+            if len(values) <= 10 * share or (pool is not None and len(pool) < share):
+                # few numbers, or fewer in this split than the share: list them all, then pick
                 picked = torch.randperm(len(pool), generator=generator)[:share].tolist()
                 chosen += sorted(pool[j] for j in picked)
                 continue
