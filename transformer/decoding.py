@@ -134,10 +134,10 @@ def beam_search(
     All sentences and their beams run as one batch of ``batch × beam_size`` rows, with the decoder's cache
     (``DecoderCache``): each step feeds one token per hypothesis, then the self-attention cache's rows are reordered
     to follow the hypotheses that were kept (``KVCache.reorder``). The first step, whose beams would all be the
-    same, runs once per sentence; sentences that are done leave the batch in groups. While searching, hypotheses are ranked by their
-    summed log-probability; one that has produced ``end_symbol`` stays in its beam, padded, with its score
-    unchanged. A sentence is done, and its beam frozen, when ``n_best`` of its hypotheses have ended and no
-    unfinished one can still beat them (its log-probability only falls, and it is normalised by at most $lp$ of
+    same, runs once per sentence; sentences that are done leave the batch in groups. While searching, hypotheses
+    are ranked by their summed log-probability; one that has produced ``end_symbol`` stays in its beam, padded,
+    with its score unchanged. A sentence is done, and its beam frozen, when ``n_best`` of its hypotheses have ended
+    and no unfinished one can still beat them (its log-probability only falls, and it is normalised by at most $lp$ of
     ``max_len``); decoding stops when every sentence is done or ``max_len`` is reached. The hypotheses are ranked by
     GNMT's length-normalised score (Wu et al., 2016), which keeps short outputs from winning merely by having fewer
     probabilities below 1 to multiply:
