@@ -43,6 +43,6 @@ print(f"pip-only: the {len(names)} modules of transformer import without the boo
 echo "pip-only: a fresh venv with torch and the package's extras in $((SECONDS - start)) s"
 
 cd "$work/book"
-NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -m "not browser" \
+NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -m "not browser and not pdf and not offline" \
     --deselect tests/test_site_build.py::test_math_is_rendered_by_the_local_katex \
     --deselect tests/test_links.py::test_internal_links_and_anchors_resolve
