@@ -79,7 +79,10 @@ def test_every_figure_has_alt_text_in_the_pages_language(site: SiteBuild, lang: 
         for label in labels:
             where = f"{site_path(page, lang)}: figure"
             assert label and label.strip(), f"{where} without alt text"
-            assert bool(CJK.search(label)) == (lang == "zh"), f"{where} alt text not in {lang}: {label[:80]!r}"
+            # English alt text may quote the Chinese a figure shows (chapters 9 and 10 are about it), but is English.
+            cjk, latin = len(CJK.findall(label)), len(re.findall(r"[A-Za-z]", label))
+            in_lang = cjk > 0 if lang == "zh" else cjk <= 0.1 * latin
+            assert in_lang, f"{where} alt text not in {lang}: {label[:80]!r}"
         figures += len(labels)
     assert figures >= 3  # the home page alone has three
 
