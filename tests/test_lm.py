@@ -1,8 +1,10 @@
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
-from transformer import EOS, PAD, padding_mask, subsequent_mask, target_mask
+from transformer import EOS, PAD, ModelConfig, padding_mask, subsequent_mask, target_mask
 from transformer.interop import _copy_attention, _copy_sublayers
 from transformer.lm import (
     BLANK,
@@ -142,6 +144,11 @@ def test_the_encoder_only_model_refuses_a_2d_mask_and_a_cache():
 def test_make_lm_checks_every_size(build, kwargs, error, message):
     with pytest.raises(error, match=f"^{message}"):
         build(**{"vocab": 13} | SIZES | kwargs)
+
+
+def test_the_config_has_model_configs_fields_after_its_own_two():
+    ours, theirs = [f.name for f in dataclasses.fields(LMConfig)], [f.name for f in dataclasses.fields(ModelConfig)]
+    assert ours[:2] == ["vocab", "causal"] and ours[2:] == theirs[2:]
 
 
 def test_tied_weights_are_one_parameter():

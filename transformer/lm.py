@@ -20,7 +20,7 @@ import copy
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import torch
@@ -63,9 +63,16 @@ def lm_vocab() -> Vocab:
     return Vocab([*english_vocab.tokens[4:], *chinese_vocab.tokens[4:], SEPARATOR, BLANK], "en+zh")
 
 
+# What a language model shares with an encoder-decoder: every field of ModelConfig but its two vocabularies.
+_LAYER_FIELDS = tuple(field.name for field in fields(ModelConfig) if field.name not in ("src_vocab", "tgt_vocab"))
+
+
 @dataclass(frozen=True)
 class LMConfig:
     """The hyper-parameters of a language model: what ``make_lm`` and ``make_encoder_lm`` take and checkpoints store.
+
+    The fields after ``causal`` are ``ModelConfig``'s, checked by it, with a small model's defaults: one vocabulary
+    instead of two is the only difference in the layers.
 
     Attributes:
         vocab: Size of the vocabulary (one, shared by the input and the output).
@@ -111,19 +118,8 @@ class LMConfig:
             raise ValueError(f"vocab: expected an integer >= 1, got {self.vocab}")
         if not isinstance(self.causal, bool):
             raise TypeError(f"causal: expected True or False, got {self.causal!r}")
-        # The other fields mean what they mean in an encoder-decoder: one set of checks for both.
-        ModelConfig(
-            self.vocab,
-            self.vocab,
-            self.N,
-            self.d_model,
-            self.d_ff,
-            self.h,
-            self.dropout,
-            self.norm_first,
-            self.max_len,
-            self.tie_weights,
-        )
+        # The other fields are ModelConfig's and mean what they mean in an encoder-decoder: one set of checks.
+        ModelConfig(self.vocab, self.vocab, **{name: getattr(self, name) for name in _LAYER_FIELDS})
 
 
 class LanguageModel(nn.Module):
