@@ -1,11 +1,105 @@
-"""Figures of chapter 10: the masks of the three families of Transformers."""
+"""Figures of chapter 10: the three families' masks, the trained language models, and where a blank looks.
+
+The chapter's two language models are trained once and kept in the cache with their training log
+(``cached_lm_run``), as chapter 9's ``cached_number_run`` keeps its encoder-decoders: the decoder-only model with the
+command line's default recipe (``GPT_TASK``), the encoder-only one with the masked objective and fewer steps
+(``BERT_TASK``).
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 
-from book.figures._common import localized, new_figure
+from book.figures._common import cache_dir, localized, new_figure, training_code_digest
+from book.figures.overview import DOCS_DIR
+from book.figures.translation import VALIDATE_EVERY, VALIDATION_SIZE, cached_number_run
+from transformer.checkpoints import load_model, save_model
+from transformer.lm import BLANK, LanguageModel, NumberLMTask, lm_vocab
+from transformer.training import StepStats
+
+# The decoder-only model of the chapter: the command line's default recipe (train --task numbers-lm).
+GPT_TASK = NumberLMTask()
+# The encoder-only model of the chapter: filling in blanks with the other language in view is learnt faster than
+# translating, so it trains for fewer steps.
+BERT_TASK = NumberLMTask(objective="masked", steps=600)
+# What the run executes (book.digest follows its imports): a change to any module it reaches retrains the models. As
+# for chapter 9, the checkpoint module is left out: it only stores the result.
+TRAINING_CODE = "from transformer.lm import NumberLMTask"
+# The sentence whose blank the chapter fills in, and the figure shows: the Chinese 五 of 345,607.
+FILL_IN = "three hundred and forty-five thousand, six hundred and seven = 三十四万_千六百零七"
+# The benchmark's rows the chapter's comparison table shows (benchmarks/run.py lm), per model.
+LM_BENCHMARK = ("decoder-only", "encoder-decoder")
+LM_MEASURES = ("parameters", "training seconds", "exact match")
+
+
+@dataclass(frozen=True)
+class LMRun:
+    """A trained language model and what its training reported.
+
+    Attributes:
+        model: The model, in ``eval()`` mode.
+        log: One ``StepStats`` per step.
+        validation: ``(step, exact match)`` on ``VALIDATION_SIZE`` validation numbers every ``VALIDATE_EVERY``
+            steps, as chapter 9's runs (``NumberLMTask.exact_match``: greedy continuations for the decoder-only
+            model, sentences whose blanks are all filled in for the encoder-only one).
+    """
+
+    model: LanguageModel
+    log: list[StepStats]
+    validation: list[tuple[int, float]]
+
+
+def _key(task: NumberLMTask) -> str:
+    """The cache key of ``task``'s run: its recipe, the threads (they change float sums) and the training code."""
+    recipe = {
+        **dataclasses.asdict(task),
+        "threads": torch.get_num_threads(),
+        "code": training_code_digest(TRAINING_CODE),
+        "validation": [VALIDATE_EVERY, VALIDATION_SIZE],
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_lm_run(task: NumberLMTask | None = None) -> LMRun:
+    """``task``'s model (default: ``GPT_TASK``, the command line's recipe), trained once and then loaded from the cache.
+
+    Training is ``task.train``, what ``python -m transformer train --task numbers-lm`` runs with the same options
+    (on one process); every ``VALIDATE_EVERY`` steps the model is also scored on ``VALIDATION_SIZE`` validation
+    numbers, which changes nothing in its training.
+
+    Args:
+        task: The recipe.
+
+    Returns:
+        The model and its training log.
+    """
+    task = task if task is not None else GPT_TASK
+    path = cache_dir() / f"lm-{task.objective}-{_key(task)}"
+    weights, log_file = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    if weights.is_file() and log_file.is_file():
+        saved = json.loads(log_file.read_text(encoding="utf-8"))
+        log = [StepStats(**row) for row in saved["log"]]
+        return LMRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
+    model = task.build_model()
+    log, validation = [], []
+    for stats in task.train(model):
+        log.append(stats)
+        if stats.step % VALIDATE_EVERY == 0:
+            validation.append((stats.step, task.exact_match(model, n=VALIDATION_SIZE, split="validation")))
+            model.train()  # exact_match scores in eval() mode
+    model.eval()
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, weights, vocabs=task.vocabs)
+    saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
+    log_file.write_text(json.dumps(saved), encoding="utf-8")
+    return LMRun(model, log, validation)
 
 
 def family_masks(lang: str = "en") -> Figure:
@@ -48,3 +142,142 @@ def family_masks(lang: str = "en") -> Figure:
     axes[0].set_ylabel(localized(lang, "query (who looks)", "查询（谁在看）"), fontsize=8)
     fig.supxlabel(localized(lang, "key (what it may see): blue = allowed", "键（能看到什么）：蓝色 = 允许"), fontsize=9)
     return fig
+
+
+def where_they_look(lang: str = "en", sentence: str = FILL_IN) -> Figure:
+    """Where the blank of ``sentence`` looks in the trained encoder-only model, and the decoder-only one at that step.
+
+    The attention of the last layer, averaged over its heads. The decoder-only model writes the blanked token from
+    the position before it, whose query may see only what lies to its left; the encoder-only model's blank sees the
+    whole sentence, its right side too.
+
+    Args:
+        lang: Language of the labels, ``"en"`` or ``"zh"``.
+        sentence: A sentence of ``lm_vocab`` with one blank ``_`` after its first token.
+
+    Returns:
+        The figure: two rows of bars over the sentence's tokens, the looking position in red.
+    """
+    vocab = lm_vocab()
+    tokens = vocab.encode(sentence).unsqueeze(0)  # (1, len): <s> ... </s>
+    blank = tokens[0].tolist().index(vocab.tokens.index(BLANK))
+    rows = []
+    for run, position, name in (
+        (
+            cached_lm_run(BERT_TASK),
+            blank,
+            localized(lang, "encoder-only (BERT): the blank", "仅编码器（BERT）：空白处"),
+        ),
+        (
+            cached_lm_run(GPT_TASK),
+            blank - 1,
+            localized(lang, "decoder-only (GPT): the step that writes it", "仅解码器（GPT）：写出它的那一步"),
+        ),
+    ):
+        model = run.model
+        attention = model.layers.layers[-1].self_attn
+        attention.keep_attn = True
+        try:
+            with torch.no_grad():
+                model(tokens, model.attention_mask(tokens))
+        finally:
+            attention.keep_attn = False
+        rows.append((name, attention.attn[0, :, position].mean(dim=0), position))  # (len,): averaged over heads
+    labels = [vocab.tokens[i] for i in tokens[0].tolist()]
+    fig = new_figure(10.0, 3.8)
+    axes = fig.subplots(2, 1, sharex=True, sharey=True)
+    for axis, (name, weights, position) in zip(axes, rows, strict=True):
+        colors = ["#c62828" if i == position else "#1565c0" for i in range(len(labels))]
+        axis.bar(range(len(labels)), weights.numpy(), color=colors)
+        axis.set_title(name, fontsize=9)
+        axis.set_ylabel(localized(lang, "attention", "注意力"), fontsize=8)
+        axis.grid(alpha=0.3, axis="y")
+    axes[-1].set_xticks(range(len(labels)), labels, rotation=60, fontsize=8)
+    axes[-1].set_xlabel(
+        localized(
+            lang, "key: the token looked at (last layer, mean of the heads)", "键：被看的词元（最后一层，各头平均）"
+        ),
+        fontsize=8,
+    )
+    return fig
+
+
+def learning_curves(lang: str = "en") -> Figure:
+    """Exact match on validation numbers against training steps: chapter 9's encoder-decoder (en-zh) and the
+    decoder-only model, both with the command line's default recipe.
+
+    Args:
+        lang: Language of the labels, ``"en"`` or ``"zh"``.
+
+    Returns:
+        The figure, one panel.
+    """
+    fig = new_figure(6.4, 3.6)
+    axis = fig.add_subplot()
+    for validation, color, label in (
+        (
+            cached_number_run("en-zh").validation,
+            "#1565c0",
+            localized(lang, "encoder-decoder (chapter 9)", "编码器-解码器（第 9 章）"),
+        ),
+        (cached_lm_run(GPT_TASK).validation, "#c62828", localized(lang, "decoder-only (GPT)", "仅解码器（GPT）")),
+    ):
+        points = [(0, 0.0), *validation]
+        axis.plot(
+            [step for step, _ in points], [100 * m for _, m in points], "o-", markersize=3, color=color, label=label
+        )
+    axis.set_xlabel(localized(lang, "training step", "训练步数"))
+    axis.set_ylabel(
+        localized(
+            lang,
+            f"exact match on {VALIDATION_SIZE} validation numbers (%)",
+            f"{VALIDATION_SIZE} 个验证数的完全匹配率（%）",
+        )
+    )
+    axis.set_ylim(0, 101)
+    axis.legend(fontsize=8, loc="lower right")
+    axis.grid(alpha=0.3)
+    return fig
+
+
+def lm_benchmark_table(lang: str = "en", path: Path = DOCS_DIR.parent / "benchmarks" / "results.json") -> str:
+    """The decoder-only model against the encoder-decoder, as ``benchmarks/run.py lm`` measured them in one run.
+
+    Args:
+        lang: Language of the table, ``"en"`` or ``"zh"``.
+        path: The benchmarks' record (``benchmarks/run.py --save``).
+
+    Returns:
+        A sentence naming the date and the machine, then a Markdown table: parameters, training seconds and exact
+        match on 2000 test numbers, one column per model.
+
+    Raises:
+        ValueError: If the record has no ``lm`` rows (``benchmarks/run.py lm --save`` writes them).
+    """
+    record = json.loads(path.read_text(encoding="utf-8"))
+    values = {}
+    for model in LM_BENCHMARK:
+        for measure in LM_MEASURES:
+            name = f"lm en-zh, {model}: {measure}"
+            if name not in record["results"]:
+                raise ValueError(f"path: {path} has no row {name!r}; run benchmarks/run.py lm --save {path}")
+            values[model, measure] = record["results"][name]
+    rows = [
+        localized(lang, "| | decoder-only | encoder-decoder |", "| | 仅解码器 | 编码器-解码器 |"),
+        "|---|---:|---:|",
+    ]
+    for measure, en, zh, shown in (
+        ("parameters", "parameters", "参数量", lambda v: f"{v:,}"),
+        ("training seconds", "training seconds", "训练秒数", lambda v: f"{v:.0f}"),
+        ("exact match", "exact match, 2000 test numbers", "完全匹配率（2000 个测试数）", lambda v: f"{100 * v:.2f} %"),
+    ):
+        cells = " | ".join(shown(values[model, measure]) for model in LM_BENCHMARK)
+        rows.append(f"| {localized(lang, en, zh)} | {cells} |")
+    if lang == "zh":
+        machine = record["machine"].replace(" cores", " 核")
+        intro = f"测量于 {record['date']}：{machine}，torch {record['torch']}，{record['threads']} 个线程。"
+    else:
+        intro = (
+            f"Measured on {record['date']}: {record['machine']}, torch {record['torch']}, {record['threads']} threads."
+        )
+    return intro + "\n\n" + "\n".join(rows)
