@@ -2,11 +2,10 @@
 # The README's pip-only path ("Without make, apt or npm"), as a reader on Windows, macOS or Linux takes it, checked
 # in CI: a fresh venv made by `python -m venv` in a temporary folder, the CPU build of torch first, then
 # `pip install -e ".[docs,test,notebooks]"`; no make, no apt, no npm. It runs the package's tests and doctests, the
-# notebooks, the strict site build and the tests of the built site, but not the browser test (it needs Chromium, which
-# pip cannot install), nor the two checks that see KaTeX missing (npm installs it into docs/assets/vendor/; without it
-# the formulas show as TeX and the pages' links to its files are broken; `make test`, run before this, checks both).
+# notebooks, the strict site build and the tests of the built site (KaTeX included: pip installs it with the docs
+# extra), but not the browser test (it needs Chromium, which pip cannot install).
 #
-# The copy holds what a fresh clone holds (tracked and new files, nothing git ignores: no .venv, no KaTeX), plus the
+# The copy holds what a fresh clone holds (tracked and new files, nothing git ignores: no .venv, no npm files), plus the
 # figure cache in .cache/ when there is one: the figures are keyed by their code and the package, so reusing them
 # changes no output and saves the minutes of drawing them again.
 set -euo pipefail
@@ -43,6 +42,4 @@ print(f"pip-only: the {len(names)} modules of transformer import without the boo
 echo "pip-only: a fresh venv with torch and the package's extras in $((SECONDS - start)) s"
 
 cd "$work/book"
-NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -m "not browser and not pdf and not offline" \
-    --deselect tests/test_site_build.py::test_math_is_rendered_by_the_local_katex \
-    --deselect tests/test_links.py::test_internal_links_and_anchors_resolve
+NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -m "not browser and not pdf and not offline"
