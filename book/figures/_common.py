@@ -9,6 +9,8 @@ import html
 import io
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +19,7 @@ matplotlib.use("Agg")  # no display at build time
 
 import matplotlib.pyplot as plt
 import torch
+from filelock import FileLock
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
@@ -117,6 +120,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TRANSFORMER_BOOK_CACHE", Path.cwd() / ".cache" / "transformer-book"))
 
 
+@contextmanager
+def training_lock(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock while a cached run is looked up and, if missing, trained and saved.
+
+    Two processes that need the same run at once (the test workers of ``make test``, or ``mkdocs serve`` and the
+    tests) then train it once: the second waits, and finds it in the cache.
+
+    Args:
+        path: The run's file in the cache, without its suffix or with it; the lock is ``path`` with ``.lock``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.with_suffix(".lock")):
+        yield
+
+
 def cached_copy_model(
     V: int = 11,  # noqa: N803 (the copy task's name)
     seq_len: int = 10,
@@ -150,11 +168,11 @@ def cached_copy_model(
         {**dataclasses.asdict(task), "threads": torch.get_num_threads(), "code": training_code_digest()}, sort_keys=True
     )
     path = cache_dir() / f"copy-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.safetensors"
-    if path.is_file():
-        return load_model(path)
-    model = task.build_model()
-    for _ in task.train(model):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, path)
+    with training_lock(path):
+        if path.is_file():
+            return load_model(path)
+        model = task.build_model()
+        for _ in task.train(model):
+            pass
+        save_model(model, path)
     return model.eval()

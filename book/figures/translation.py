@@ -18,7 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from book.figures._common import LANGS, cache_dir, localized, new_figure, training_code_digest
+from book.figures._common import LANGS, cache_dir, localized, new_figure, training_code_digest, training_lock
 from book.figures.overview import CHAPTERS
 from transformer.checkpoints import load_model, save_model
 from transformer.data import PAD
@@ -96,22 +96,22 @@ def cached_number_run(direction: str = "en-zh", **recipe: int | float) -> Number
     task = NumberTask(direction, **recipe)
     path = cache_dir() / f"numbers-{direction}-{_key(task)}"
     weights, log_file = path.with_suffix(".safetensors"), path.with_suffix(".json")
-    if weights.is_file() and log_file.is_file():
-        saved = json.loads(log_file.read_text(encoding="utf-8"))
-        log = [StepStats(**row) for row in saved["log"]]
-        return NumberRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
-    model = task.build_model()
-    log, validation = [], []
-    for stats in task.train(model):
-        log.append(stats)
-        if stats.step % VALIDATE_EVERY == 0:
-            validation.append((stats.step, task.exact_match(model, n=VALIDATION_SIZE, split="validation")))
-            model.train()  # exact_match decodes in eval() mode
-    model.eval()
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, weights, vocabs=task.vocabs)
-    saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
-    log_file.write_text(json.dumps(saved), encoding="utf-8")
+    with training_lock(path):
+        if weights.is_file() and log_file.is_file():
+            saved = json.loads(log_file.read_text(encoding="utf-8"))
+            log = [StepStats(**row) for row in saved["log"]]
+            return NumberRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
+        model = task.build_model()
+        log, validation = [], []
+        for stats in task.train(model):
+            log.append(stats)
+            if stats.step % VALIDATE_EVERY == 0:
+                validation.append((stats.step, task.exact_match(model, n=VALIDATION_SIZE, split="validation")))
+                model.train()  # exact_match decodes in eval() mode
+        model.eval()
+        save_model(model, weights, vocabs=task.vocabs)
+        saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
+        log_file.write_text(json.dumps(saved), encoding="utf-8")
     return NumberRun(model, log, validation)
 
 
