@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system serve test lint build pdf offline clean
 
-# What pip cannot install: Debian's chromium and a CJK font (apt), KaTeX (npm). Checked on every run, installed only
-# when missing; the script needs root or sudo the first time.
+# What pip cannot install: Debian's chromium and a CJK font (apt), iframe-worker (npm). Checked on every run,
+# installed only when missing; the script needs root or sudo the first time.
 system:
 	scripts/setup-system.sh
 
