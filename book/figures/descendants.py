@@ -2,7 +2,7 @@
 
 The chapter's two language models are trained once and kept in the cache with their training log
 (``cached_lm_run``), as chapter 9's ``cached_number_run`` keeps its encoder-decoders: the decoder-only model with the
-command line's default recipe (``GPT_TASK``), the encoder-only one with the masked objective and fewer steps
+command line's default recipe (``GPT_TASK``), the encoder-only one with the same recipe and the masked objective
 (``BERT_TASK``).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from book.figures._common import cache_dir, localized, new_figure, training_code_digest
+from book.figures._common import cache_dir, localized, new_figure, training_code_digest, training_lock
 from book.figures.overview import DOCS_DIR
 from book.figures.translation import VALIDATE_EVERY, VALIDATION_SIZE, cached_number_run
 from transformer.checkpoints import load_model, save_model
@@ -26,9 +26,9 @@ from transformer.training import StepStats
 
 # The decoder-only model of the chapter: the command line's default recipe (train --task numbers-lm).
 GPT_TASK = NumberLMTask()
-# The encoder-only model of the chapter: filling in blanks with the other language in view is learnt faster than
-# translating, so it trains for fewer steps.
-BERT_TASK = NumberLMTask(objective="masked", steps=600)
+# The encoder-only model of the chapter, with the same recipe: measured, it does not learn faster (sentences with
+# every blank filled in: 73 % of the validation numbers at step 600, 82 % at step 1100, the learning rate still high).
+BERT_TASK = NumberLMTask(objective="masked")
 # What the run executes (book.digest follows its imports): a change to any module it reaches retrains the models. As
 # for chapter 9, the checkpoint module is left out: it only stores the result.
 TRAINING_CODE = "from transformer.lm import NumberLMTask"
@@ -83,22 +83,22 @@ def cached_lm_run(task: NumberLMTask | None = None) -> LMRun:
     task = task if task is not None else GPT_TASK
     path = cache_dir() / f"lm-{task.objective}-{_key(task)}"
     weights, log_file = path.with_suffix(".safetensors"), path.with_suffix(".json")
-    if weights.is_file() and log_file.is_file():
-        saved = json.loads(log_file.read_text(encoding="utf-8"))
-        log = [StepStats(**row) for row in saved["log"]]
-        return LMRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
-    model = task.build_model()
-    log, validation = [], []
-    for stats in task.train(model):
-        log.append(stats)
-        if stats.step % VALIDATE_EVERY == 0:
-            validation.append((stats.step, task.exact_match(model, n=VALIDATION_SIZE, split="validation")))
-            model.train()  # exact_match scores in eval() mode
-    model.eval()
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, weights, vocabs=task.vocabs)
-    saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
-    log_file.write_text(json.dumps(saved), encoding="utf-8")
+    with training_lock(path):
+        if weights.is_file() and log_file.is_file():
+            saved = json.loads(log_file.read_text(encoding="utf-8"))
+            log = [StepStats(**row) for row in saved["log"]]
+            return LMRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
+        model = task.build_model()
+        log, validation = [], []
+        for stats in task.train(model):
+            log.append(stats)
+            if stats.step % VALIDATE_EVERY == 0:
+                validation.append((stats.step, task.exact_match(model, n=VALIDATION_SIZE, split="validation")))
+                model.train()  # exact_match scores in eval() mode
+        model.eval()
+        save_model(model, weights, vocabs=task.vocabs)
+        saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
+        log_file.write_text(json.dumps(saved), encoding="utf-8")
     return LMRun(model, log, validation)
 
 
