@@ -5,15 +5,14 @@ at ``assets/vendor/katex/``: a page makes no request to another host. KaTeX is a
 itself; the ``docsforge`` wheel (Apache-2.0, in the ``docs`` extra) ships its ``dist/`` files unchanged, byte for
 byte those of KaTeX's npm release (MIT, its licence shipped beside them). This hook adds them to the site as if they
 lay in ``docs/assets/vendor/katex/``, with the same pip install on every system, so the pinned ``docsforge`` in
-``constraints.txt`` is the one record of the KaTeX version. Only what the site loads goes in: the script, its
-auto-render extension, the style sheet and its fonts in woff2 (every browser the site targets reads woff2; the
-``.woff`` and ``.ttf`` copies would only add weight). Nothing of ``docsforge`` is imported or run.
+``constraints.txt`` is the one record of the KaTeX version. Only what the site loads goes in, with KaTeX's licence:
+the script, its auto-render extension, the style sheet and its fonts in woff2 (every browser the site targets reads
+woff2; the ``.woff`` and ``.ttf`` copies would only add weight). Nothing of ``docsforge`` is imported or run.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ PACKAGE = "docsforge"
 DIST = Path("templates/assets/katex")
 # Where the site serves it: mkdocs.yml's extra_css and extra_javascript name these files.
 SITE_FOLDER = "assets/vendor/katex"
-VERSION = re.compile(rb'version:"([0-9][0-9A-Za-z.+-]*)"')
 
 
 def katex_dist() -> Path:
@@ -52,14 +50,6 @@ def katex_files() -> dict[str, Path]:
     names = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js", "LICENSE"]
     names += sorted(font.relative_to(dist).as_posix() for font in dist.glob("fonts/*.woff2"))
     return {f"{SITE_FOLDER}/{name}": dist / name for name in names}
-
-
-def katex_version() -> str:
-    """The version of KaTeX that the site serves, as its script states it (e.g. ``"0.19.0"``)."""
-    found = VERSION.search((katex_dist() / "katex.min.js").read_bytes())
-    if found is None:
-        raise PluginError(f"KaTeX: no version string in {katex_dist() / 'katex.min.js'}")
-    return found[1].decode()
 
 
 def on_files(files: Files, config: Any) -> Files:
