@@ -43,9 +43,10 @@ offline: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m book.offline --out dist/transformer-book-offline.zip --pdfs site/pdf
 
 # pytest runs the package tests, every code block of the book and the README (pytest-codeblocks), the parity test,
-# the strict site build, the link check and the browser test (configuration in pyproject.toml).
+# the strict site build, the link check and the browser test (configuration in pyproject.toml). pytest-xdist runs them
+# on one worker per core, each test file on one worker and the site's tests together (tests/conftest.py).
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadgroup
 
 clean:
 	rm -rf $(VENV) site dist .cache test-artifacts docs/assets/vendor

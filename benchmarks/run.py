@@ -389,31 +389,41 @@ def bench_generate(repeats: int) -> dict:
 
 
 def bench_book(repeats: int) -> dict:
-    """Wall time of the strict site build, of the test suite (what `make test` runs after set-up), of its notebooks."""
+    """Wall time of the strict site build, of the test suite (what `make test` runs after set-up), of its notebooks.
+
+    The test suite runs with the caches as they are (warm after a first run); the notebooks run with an empty cache
+    of runs, so every one of them is executed.
+    """
     print("\nThe book: `mkdocs build --strict`, `pytest` (all `make test` runs after set-up and lint), the notebooks")
     root = Path(__file__).resolve().parent.parent
     bin_dir = Path(sys.executable).parent
     results = {}
-    with tempfile.TemporaryDirectory() as site:
-        for name, chinese, command in (
+    with tempfile.TemporaryDirectory() as site, tempfile.TemporaryDirectory() as no_runs:
+        for name, chinese, command, extra in (
             (
                 "book: mkdocs build seconds",
                 "本书：mkdocs 构建秒数",
                 [bin_dir / "mkdocs", "build", "--strict", "--quiet", "-d", site],
+                {},
             ),
-            ("book: pytest seconds", "本书：pytest 秒数", [bin_dir / "pytest", "-q", "-p", "no:randomly"]),
             (
-                # Part of the line above: every chapter's notebook, in both languages, each in a fresh kernel.
+                "book: pytest seconds",
+                "本书：pytest 秒数",
+                [bin_dir / "pytest", "-q", "-p", "no:randomly", "-n", "auto", "--dist", "loadgroup"],  # as make test
+                {},
+            ),
+            (
+                # Every chapter's notebook, in both languages, each in a fresh kernel, none reused from the cache.
                 "book: notebooks seconds",
                 "本书：notebook 运行秒数",
                 [bin_dir / "pytest", "-q", "-p", "no:randomly", "tests/test_notebooks.py", "-k", "run_and_print"],
+                {"BOOK_NOTEBOOK_RUNS": no_runs},
             ),
         ):
             CHINESE[name] = chinese
             start = time.perf_counter()
-            subprocess.run(
-                command, cwd=root, check=True, capture_output=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-            )
+            env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **extra}
+            subprocess.run(command, cwd=root, check=True, capture_output=True, env=env)
             results[name] = round(time.perf_counter() - start, 1)
             print(f"  {name:<44} {results[name]:9.1f} s")
     return results

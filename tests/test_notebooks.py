@@ -1,24 +1,33 @@
 """The chapters' notebooks (book/notebooks.py): made from the pages, run in a fresh kernel, downloadable from the site.
 
 Each notebook runs in its own kernel with one thread, as the book's outputs were made, and every chain of code cells
-must print what its page shows. The site test checks that the built site serves the same notebooks, with the figures
-the pages show, and links to them from each chapter.
+must print what its page shows. A run is kept in .cache/notebook-runs/ and repeated only when the notebook, a module
+it imports or an installed version changes. The site test checks that the built site serves the same notebooks, with
+the figures the pages show, and links to them from each chapter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import torch
+from filelock import FileLock
 
 from book import notebooks
+from book.digest import code_digest
 
 ROOT = Path(__file__).resolve().parents[1]
+# What the notebooks' runs printed, by what it depends on (``_run_key``): a run is repeated only when that changed.
+# BOOK_NOTEBOOK_RUNS=<empty folder> runs them all (benchmarks/run.py book times them so).
+RUNS = Path(os.environ.get("BOOK_NOTEBOOK_RUNS", ROOT / ".cache" / "notebook-runs"))
 
 PAGES = [(page, lang) for page in notebooks.CHAPTERS for lang in notebooks.LANGUAGES]
 IDS = [notebooks.notebook_name(page, lang) for page, lang in PAGES]
@@ -97,14 +106,19 @@ def test_notebooks_run_and_print_the_page(page, monkeypatch):
     """A fresh kernel per notebook, one thread: every chain of code cells prints exactly the output its page shows.
 
     The two languages of a chapter run at the same time, each in its own kernel: a kernel uses one thread, so on two
-    cores the pair takes the time of one.
+    cores the pair takes the time of one. A notebook whose run is in the cache with the same key (``_run_key``: its
+    code, the modules it imports, the versions) is not run again: what that run printed is checked instead.
     """
     nbformat = pytest.importorskip("nbformat", reason="the notebooks extra: pip install -e '.[notebooks]'")
     nbclient = pytest.importorskip("nbclient", reason="the notebooks extra: pip install -e '.[notebooks]'")
     pytest.importorskip("ipykernel", reason="the notebooks extra: pip install -e '.[notebooks]'")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernels inherit it: one thread from their first line of torch
     exported = {lang: notebooks.export(page, lang) for lang in notebooks.LANGUAGES}
-    runs = {lang: nbformat.from_dict(notebook.as_json(lang)) for lang, notebook in exported.items()}
+    keys = {lang: _run_key(notebook.as_json(lang)) for lang, notebook in exported.items()}
+    printed = {lang: _reused(page, lang, key) for lang, key in keys.items()}
+    runs = {
+        lang: nbformat.from_dict(notebook.as_json(lang)) for lang, notebook in exported.items() if printed[lang] is None
+    }
     seconds = {}
 
     async def execute(lang: str) -> None:
@@ -120,25 +134,61 @@ def test_notebooks_run_and_print_the_page(page, monkeypatch):
         await asyncio.gather(*(execute(lang) for lang in runs))
 
     asyncio.run(execute_all())
+    for lang, run in runs.items():
+        printed[lang] = {str(i): _stdout(cell) for i, cell in enumerate(run.cells) if cell["cell_type"] == "code"}
     for lang, notebook in exported.items():
         for indices, expected in notebook.chains:
             if expected is None:
                 continue
-            got = "".join(_stdout(runs[lang].cells[i]) for i in indices)
+            got = "".join(printed[lang][str(i)] for i in indices)
             line = notebook.cells[indices[0]]["metadata"]["book"]["line"]
             assert got == expected, f"{notebooks.page_path(page, lang).relative_to(ROOT)}, block at line {line}"
+    for lang in runs:  # only runs that printed what the page shows are kept
+        _keep(page, lang, keys[lang], printed[lang])
         _record_time(notebooks.notebook_name(page, lang), seconds[lang])
+
+
+def _run_key(notebook: dict) -> str:
+    """What a notebook's run prints depends on: its code, the repository's modules it imports, the installed versions.
+
+    The modules are followed through their own imports (``book.digest``), as for the figures' cache; the versions
+    are Python's and torch's, and every pinned dependency (constraints.txt: num2words, cn2an, ...). The models the
+    notebooks load from the book's cache are keyed by the same modules. Jupyter Book skips unchanged notebooks the
+    same way (jupyter-cache); a fresh clone, as in CI, has no cache and runs them all.
+    """
+    code = [cell["source"] for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    versions = [sys.version, torch.__version__, (ROOT / "constraints.txt").read_text(encoding="utf-8")]
+    return hashlib.sha256(json.dumps([versions, code, code_digest("\n".join(code))]).encode()).hexdigest()[:16]
+
+
+def _run_file(page: str, lang: str, key: str) -> Path:
+    return RUNS / f"{notebooks.notebook_name(page, lang)}-{key}.json"
+
+
+def _reused(page: str, lang: str, key: str) -> dict[str, str] | None:
+    """What the code cells (by index) of the last run with this key printed, or ``None`` if there was none."""
+    path = _run_file(page, lang, key)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _keep(page: str, lang: str, key: str, printed: dict[str, str]) -> None:
+    path = _run_file(page, lang, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(printed, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)  # atomic: two test sessions at once never read half a file
 
 
 def _record_time(name: str, seconds: float) -> None:
     """Each notebook's run time into test-artifacts/notebook-times.json (git-ignored): which chapters are slow."""
     path = ROOT / "test-artifacts" / "notebook-times.json"
     path.parent.mkdir(exist_ok=True)
-    times = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    times[name] = round(seconds, 2)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    partial.replace(path)
+    with FileLock(path.with_suffix(".lock")):  # the workers of `make test` write it in turn, losing no entry
+        times = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        times[name] = round(seconds, 2)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        partial.replace(path)
 
 
 @pytest.mark.site
