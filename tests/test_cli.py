@@ -316,6 +316,15 @@ def test_training_on_cuda_saves_and_resumes(tmp_path, capsys, precision):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+def _default_ctrl_c() -> None:
+    """In the child, before it runs Python: Ctrl-C as a terminal delivers it.
+
+    A shell that starts a command in the background (``cmd &`` in a script) makes it ignore SIGINT, and its children
+    inherit that; Python then installs no KeyboardInterrupt handler, and the run would never stop.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_a_real_process(tmp_path):
     command = [sys.executable, "-m", "transformer", "train", "--task", "copy", "--out", "run", *SMALL]
     process = subprocess.Popen(
@@ -325,13 +334,17 @@ def test_ctrl_c_in_a_real_process(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_ctrl_c,
     )
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "run" / "train_state.safetensors").exists() and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / "train_state.safetensors").exists() and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()  # a no-op once it has exited; never leave a run of 100000 steps behind
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.count("\n") == 1
     assert re.fullmatch(
