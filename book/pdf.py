@@ -4,11 +4,14 @@ mkdocs-print-site-plugin joins the pages of the navigation into one print page, 
 prints only the default language. So each language is built on its own, from a configuration generated here that
 inherits ``mkdocs.yml``, builds only that language (the i18n plugin's ``build_only_locale``, which makes it the
 default) and adds the print page; then headless Chromium opens the print page, lets KaTeX typeset the formulas and
-prints it, with page numbers in the footer and the headings as the PDF's outline (its bookmarks).
+prints it, with page numbers in the footer and the headings as the PDF's outline (its bookmarks). The two
+languages build at once (two mkdocs processes), and the first prints while the second is still building.
 
 The PDF holds the home page, the chapters, the Performance page and the glossary, in the order of the navigation;
 the API reference stays on the site and in the offline copy. ``docs/assets/print.css``, linked by this build only,
-wraps long code lines instead of cutting them at the edge of the paper.
+wraps long code lines instead of cutting them at the edge of the paper. What the print held is measured before it
+prints (``PrintedBook``): formulas typeset, figures drawn, anything wider than the paper; and the figures of the
+printed pages as the site shows them, which the tests find again in the PDF (tagged: each figure with its alt text).
 
 The offline copy (``book/offline.py``) is built the same way, from a configuration that inherits ``mkdocs.yml``.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import http.server
 import os
@@ -25,8 +29,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,9 @@ CONTENTS = {"en": "Contents", "zh": "目录"}
 # page (as their blocks print them) instead of lazy-loaded files the print might not wait for, and nobody searches
 # a PDF (the search hook needs the search plugin; together they cost a Chinese build its jieba segmentation).
 PRINT_DROPS = {"hooks": ("notebooks.py", "figure_files.py", "search_index.py"), "plugins": ("search",)}
+# Nor does a figure on paper open full size: without this script an image is an image, not a button, and the tagged
+# PDF holds it as a figure with its alt text.
+PRINT_DROPS_JAVASCRIPT = ("figure-zoom.js",)
 COVER_PAGE = """\
 <div class="book-cover">
   <h1>{{ config.site_name }}</h1>
@@ -63,15 +72,59 @@ READY = """() =>
   !document.querySelector(".arithmatex:not(:has(.katex))")
   && [...document.images].every((image) => image.complete && image.naturalWidth > 0)
 """
-# What the print shows, measured on the page laid out for paper: formulas typeset, figures, and the code blocks
-# wider than the paper (their first line), which would be cut at its edge.
-MEASURE = """() => ({
-  formulas: document.querySelectorAll(".arithmatex .katex").length,
-  figures: document.querySelectorAll(".book-figure img, .book-figure svg").length,
-  cut_code: [...document.querySelectorAll(".md-typeset pre > code")]
-    .filter((code) => code.scrollWidth > code.clientWidth + 1)
-    .map((code) => code.textContent.split("\\n")[0]),
-})"""
+# A section of the navigation whose pages the PDF leaves out (the API reference) would print its title alone on the
+# last page, and list it in the table of contents: both go.
+DROP_EMPTY_SECTIONS = """() => {
+  for (const section of document.querySelectorAll("section.print-page.md-section")) {
+    if (section.querySelector("section.print-page")) continue;
+    for (const link of document.querySelectorAll(`#print-page-toc a[href="#${section.id}"]`)) {
+      link.closest("li").remove();
+    }
+    section.remove();
+  }
+}"""
+# A display formula or a table wider than the text scrolls on screen, and paper would cut it: it gets a smaller font,
+# just small enough to fit (KaTeX and material size everything inside in em), but no smaller than 70 % of its own,
+# beyond which MEASURE reports it.
+FIT_TO_PAPER = """() => {
+  for (const element of document.querySelectorAll(".md-typeset .katex-display, .md-typeset table:not([class])")) {
+    const box = element.closest(".md-typeset__scrollwrap") || element;
+    const size = parseFloat(getComputedStyle(element).fontSize);
+    for (let step = 0; step < 5 && box.scrollWidth > box.clientWidth; step++) {
+      const current = parseFloat(getComputedStyle(element).fontSize);
+      const smaller = Math.max((0.99 * current * box.clientWidth) / box.scrollWidth, 0.7 * size);
+      if (smaller >= current) break;
+      element.style.fontSize = `${smaller}px`;
+    }
+  }
+}"""
+# What the print shows, measured on the page laid out for paper: formulas typeset, figures drawn, and what is wider
+# than the paper and would be cut at its edge: a code block (its first line), a table, a formula or a figure that
+# overflows its box (which on paper clips it) or the paper itself.
+MEASURE = """() => {
+  const text = (element) => element.textContent.trim().split("\\n")[0].slice(0, 80);
+  const wider = (element) =>
+    element.scrollWidth > element.clientWidth + 1 || element.getBoundingClientRect().right > innerWidth + 1;
+  const blocks = {
+    code: ".md-typeset pre > code",
+    table: ".md-typeset table:not(.highlighttable)",
+    formula: ".md-typeset .katex-display",
+    figure: ".md-typeset .book-figure img, .md-typeset .book-figure svg",
+  };
+  const cut = [];
+  for (const [kind, selector] of Object.entries(blocks)) {
+    for (const element of document.querySelectorAll(selector)) {
+      const box = kind === "table" ? element.closest(".md-typeset__scrollwrap") || element : element;
+      if (wider(box)) cut.push(`${kind}: ${text(element) || element.getAttribute("alt") || ""}`);
+    }
+  }
+  return {
+    formulas: document.querySelectorAll(".arithmatex .katex").length,
+    figures: [...document.querySelectorAll(".book-figure img, .book-figure svg")]
+      .filter((figure) => figure.getBoundingClientRect().height > 0).length,
+    cut,
+  };
+}"""
 # A link to a page the PDF does not hold (the API reference) would point at the local server the print was made from:
 # it points at the published site instead (mkdocs.yml's site_url; the language's folder there).
 LINKS_TO_SITE = """([local, site]) => {
@@ -88,21 +141,28 @@ JSON_SCRIPT = re.compile(r'(<script type="application/json"[^>]*>)(.*?)(</script
 PAPER_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PrintedBook:
     """A PDF and what its print page held when it was printed (``None``: not measured, as for a PDF built before).
 
     Attributes:
         pdf: The PDF file.
         formulas: Formulas typeset by KaTeX.
-        figures: Figures (images and inline SVG).
-        cut_code: The first line of each code block wider than the paper (none, when the print CSS wraps them).
+        figures: Figures drawn on the print page (images and inline SVG with a height).
+        cut: What is wider than the paper, ``"<kind>: <its first line>"`` for a code block, table, formula or figure
+            (none, when the print CSS wraps and shrinks them).
+        page_figures: The alt text of each figure on the printed pages, as the site shows them (one built page
+            each), in order.
+        seconds: The time of each step: ``build`` (mkdocs), ``load`` (the print page), ``typeset`` (until every
+            formula is typeset and every figure loaded), ``print`` (Chromium writing the PDF).
     """
 
     pdf: Path
     formulas: int | None = None
     figures: int | None = None
-    cut_code: list[str] = field(default_factory=list)
+    cut: list[str] = dataclasses.field(default_factory=list)
+    page_figures: list[str] | None = None
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @event_priority(50)  # before print-site's on_page_content (priority 0), which keeps the page's HTML for the print
@@ -111,7 +171,8 @@ def on_page_content(html: str, **kwargs: Any) -> str:
 
     print-site finds each heading's ``id`` with the pattern ``<([^\\s]+).*?id="``: from a ``<`` in a long line with
     no space, such as the explorer's tokens ``"<s>"`` in its 40 kB of JSON, it backtracks through the whole line at
-    every step, and the Chinese print page took more than 25 minutes to build (0.7 s with the ``<`` escaped).
+    every step: the Chinese print site had not finished building after 25 minutes. With the ``<`` escaped, that
+    page takes 0.7 s.
     """
     return JSON_SCRIPT.sub(lambda match: match[1] + match[2].replace("<", "\\u003c") + match[3], html)
 
@@ -229,6 +290,11 @@ def build_print_site(lang: str, site: Path, work: Path) -> Path:
         }
     }
     extra_css = [*parent_config().get("extra_css", []), "assets/print.css"]
+    extra_javascript = [
+        script
+        for script in parent_config().get("extra_javascript", [])
+        if Path(str(script.get("path") if isinstance(script, dict) else script)).name not in PRINT_DROPS_JAVASCRIPT
+    ]
     config = inherited_config(
         work,
         f"mkdocs-pdf-{lang}",
@@ -236,10 +302,70 @@ def build_print_site(lang: str, site: Path, work: Path) -> Path:
         plugins=(print_site,),
         hooks=(Path(__file__),),
         drop=PRINT_DROPS,
-        extra={"extra_css": extra_css},
+        extra={"extra_css": extra_css, "extra_javascript": extra_javascript},
     )
     mkdocs_build(config, site)
     return site / "print_page" / "index.html"
+
+
+def printed_pages() -> list[str]:
+    """The pages the PDF prints, in the navigation's order (``docs/``-relative, as ``mkdocs.yml`` names them)."""
+
+    def flatten(items: list[Any]) -> Iterator[str]:
+        for item in items:
+            if isinstance(item, str):
+                yield item
+            else:
+                for value in item.values():
+                    yield from flatten(value) if isinstance(value, list) else [value]
+
+    pages = flatten(parent_config()["nav"])
+    return [page for page in pages if not any(Path(page).match(pattern) for pattern in NOT_PRINTED)]
+
+
+class _FigureAlts(HTMLParser):
+    """The alt text of each figure of a page: an ``<img>``'s ``alt``, an inline ``<svg>``'s ``aria-label``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alts: list[str] = []
+        self._figures = 0  # how deep inside a <figure class="book-figure"> the parser is
+        self._svgs = 0  # how deep inside an inline SVG figure: its own <svg> elements are not figures
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "figure" and (self._figures or "book-figure" in (attributes.get("class") or "").split()):
+            self._figures += 1
+        elif self._figures and tag == "img":
+            self.alts.append(attributes.get("alt") or "")
+        elif self._figures and tag == "svg":
+            if not self._svgs:
+                self.alts.append(attributes.get("aria-label") or "")
+            self._svgs += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figure" and self._figures:
+            self._figures -= 1
+        elif tag == "svg" and self._svgs:
+            self._svgs -= 1
+
+
+def page_figures(site: Path) -> list[str]:
+    """The alt text of each figure on the pages the PDF prints, as a language's site shows them, in order.
+
+    Args:
+        site: A language's site, built at its root (``build_print_site``).
+
+    Returns:
+        One alt text per figure (an image or an inline SVG in a ``book-figure``), page after page.
+    """
+    alts = []
+    for page in printed_pages():
+        built = Path(page).with_suffix("")
+        parser = _FigureAlts()
+        parser.feed((site / (built.parent if built.name == "index" else built) / "index.html").read_text("utf-8"))
+        alts += parser.alts
+    return alts
 
 
 @contextlib.contextmanager
@@ -272,6 +398,8 @@ def serve(folder: Path) -> Iterator[str]:
 def print_pdf(url: str, pdf: Path, root: str, site_url: str) -> PrintedBook:
     """Print a page to PDF in headless Chromium once its formulas are typeset and its figures loaded.
 
+    The wait is for the page's own state (no formula left untyped, every image decoded), not for a fixed time.
+
     Args:
         url: The page's address.
         pdf: The file to write.
@@ -279,7 +407,8 @@ def print_pdf(url: str, pdf: Path, root: str, site_url: str) -> PrintedBook:
         site_url: Where that site is published: links to its pages the print does not hold go there.
 
     Returns:
-        The PDF, with what the page held (measured laid out for paper, the print CSS applied).
+        The PDF, with what the page held (measured laid out for paper, the print CSS applied) and the time of each
+        step.
 
     Raises:
         RuntimeError: If the page logs an error or a request fails: the PDF would miss what it was for.
@@ -287,6 +416,15 @@ def print_pdf(url: str, pdf: Path, root: str, site_url: str) -> PrintedBook:
     from playwright.sync_api import sync_playwright  # the test extra's; only printing needs it
 
     problems: list[str] = []
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal start
+        now = time.perf_counter()
+        seconds[step] = round(now - start, 1)
+        start = now
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -295,9 +433,13 @@ def print_pdf(url: str, pdf: Path, root: str, site_url: str) -> PrintedBook:
             page.on("console", lambda message: message.type == "error" and problems.append(message.text))
             page.on("requestfailed", lambda request: problems.append(f"{request.url}: {request.failure}"))
             page.goto(url, wait_until="load")
+            lap("load")
             page.wait_for_function(READY, timeout=300_000)
+            lap("typeset")
             if problems:
                 raise RuntimeError(f"{url}: " + "; ".join(problems))
+            page.evaluate(DROP_EMPTY_SECTIONS)
+            page.evaluate(FIT_TO_PAPER)
             measured = page.evaluate(MEASURE)
             page.evaluate(LINKS_TO_SITE, [root, site_url])
             pdf.parent.mkdir(parents=True, exist_ok=True)
@@ -312,9 +454,10 @@ def print_pdf(url: str, pdf: Path, root: str, site_url: str) -> PrintedBook:
                 outline=True,
                 tagged=True,
             )
+            lap("print")
         finally:
             browser.close()
-    return PrintedBook(pdf, **measured)
+    return PrintedBook(pdf, **measured, seconds=seconds)
 
 
 def build_pdfs(out: Path, languages: tuple[str, ...] = LANGUAGES) -> list[PrintedBook]:
@@ -327,16 +470,30 @@ def build_pdfs(out: Path, languages: tuple[str, ...] = LANGUAGES) -> list[Printe
     Returns:
         The PDFs, in the order of ``languages``.
     """
+
+    def build(lang: str, work: Path) -> tuple[Path, float]:
+        work.mkdir()
+        start = time.perf_counter()
+        page = build_print_site(lang, work / "site", work)
+        return page, round(time.perf_counter() - start, 1)
+
     books = []
-    with tempfile.TemporaryDirectory(prefix="transformer-book-pdf-") as temporary:
-        work = Path(temporary)
+    # Each language builds in its own mkdocs process, all at once (a build keeps one core busy, most of it in Python);
+    # the first language prints while the others are still building.
+    with (
+        tempfile.TemporaryDirectory(prefix="transformer-book-pdf-") as temporary,
+        ThreadPoolExecutor(max_workers=len(languages)) as pool,
+    ):
+        builds = {lang: pool.submit(build, lang, Path(temporary) / lang) for lang in languages}
         for lang in languages:
-            site = work / f"site-{lang}"
-            page = build_print_site(lang, site, work)
+            page, build_seconds = builds[lang].result()
+            site = page.parents[1]
             published = parent_config()["site_url"] + ("" if lang == LANGUAGES[0] else f"{lang}/")
             with serve(site) as root:
                 url = root + page.parent.relative_to(site).as_posix() + "/"
-                books.append(print_pdf(url, out / pdf_name(lang), root, published))
+                printed = print_pdf(url, out / pdf_name(lang), root, published)
+            seconds = {"build": build_seconds, **printed.seconds}
+            books.append(dataclasses.replace(printed, page_figures=page_figures(site), seconds=seconds))
     return books
 
 
@@ -348,8 +505,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for book in build_pdfs(args.out, tuple(args.lang)):
         print(f"{book.pdf}: {book.pdf.stat().st_size / 1e6:.1f} MB, {book.formulas} formulas, {book.figures} figures")
-        for line in book.cut_code:
-            print(f"  a code block wider than the paper: {line}")
+        print("  seconds: " + ", ".join(f"{step} {seconds}" for step, seconds in book.seconds.items()))
+        for line in book.cut:
+            print(f"  wider than the paper: {line}")
 
 
 if __name__ == "__main__":

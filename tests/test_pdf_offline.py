@@ -1,7 +1,9 @@
 """The PDF of each language and the offline copy (``make pdf``, ``make offline``; ``book/pdf.py``, ``book/offline.py``).
 
-Each is built once per session into a temporary folder: the two PDFs (a build and a print per language), then the
-offline zip (one build of the whole site), which the tests unzip and open from ``file://`` in Chromium.
+Each is built once per session into a temporary folder: the two PDFs (a build per language, both at once, then a
+print each), then the offline zip (one build of the whole site), which the tests unzip and open from ``file://`` in
+Chromium. The PDFs are read back: their pages, text, outline, fonts and tagged figures; what only the print page
+shows (formulas typeset, anything wider than the paper) comes with them from ``book.pdf.build_pdfs``.
 ``BOOK_PDFS=<folder>`` and ``BOOK_OFFLINE=<zip>`` look at ones built before instead (``make pdf``, ``make offline``).
 Select them with ``-m pdf`` or ``-m offline``; ``-m "not site"`` leaves them out with the other tests of the built
 site.
@@ -9,6 +11,8 @@ site.
 
 from __future__ import annotations
 
+import atexit
+import collections
 import functools
 import os
 import re
@@ -24,7 +28,7 @@ import pytest
 from sitebuild import DOCS, LANGUAGES
 
 from book.offline import FOLDER, build_offline
-from book.pdf import CHROMIUM, CHROMIUM_ARGS, NOT_PRINTED, PrintedBook, build_pdfs, parent_config, pdf_name
+from book.pdf import CHROMIUM, CHROMIUM_ARGS, PrintedBook, build_pdfs, pdf_name, printed_pages
 
 pypdf = pytest.importorskip("pypdf")
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
@@ -33,20 +37,6 @@ sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 RAW_TEX = ("\\frac", "$$", "\\(", "\\[")
 # A query in each language, and a page its results must include.
 SEARCHES = {"en": ("attention", "attention.html"), "zh": ("注意力", "zh/attention.html")}
-
-
-def printed_pages() -> list[str]:
-    """The pages the PDF prints, in the navigation's order (``docs/``-relative, English names)."""
-
-    def flatten(items: list[Any]) -> Iterator[str]:
-        for item in items:
-            if isinstance(item, str):
-                yield item
-            else:
-                for value in item.values():
-                    yield from flatten(value) if isinstance(value, list) else [value]
-
-    return [page for page in flatten(parent_config()["nav"]) if not any(Path(page).match(p) for p in NOT_PRINTED)]
 
 
 def title(page: str, lang: str) -> str:
@@ -67,6 +57,26 @@ def flat(outline: list[Any]) -> Iterator[Any]:
         yield from flat(entry) if isinstance(entry, list) else [entry]
 
 
+def tagged_figures(reader: Any) -> list[str]:
+    """The alt text of each figure of a tagged PDF that is drawn on a page, in the order of its structure tree.
+
+    Chromium tags an image or an inline SVG with ``role="img"`` as a ``/Figure`` element holding its alt text, and
+    the page it is drawn on (``/Pg``); the ``<figure>`` around it is a ``/Figure`` without one.
+    """
+    alts = []
+    stack = [reader.trailer["/Root"]["/StructTreeRoot"]["/K"]]
+    while stack:
+        element = stack.pop().get_object()
+        if isinstance(element, pypdf.generic.ArrayObject):
+            stack.extend(reversed(element))
+        elif isinstance(element, pypdf.generic.DictionaryObject):
+            if element.get("/S") == "/Figure" and "/Alt" in element and "/Pg" in element:
+                alts.append(str(element["/Alt"]))
+            if "/K" in element:
+                stack.append(element["/K"])
+    return alts
+
+
 @functools.cache
 def books() -> dict[str, PrintedBook]:
     """Each language's PDF: built once for the session, or the ones in ``BOOK_PDFS``."""
@@ -74,6 +84,7 @@ def books() -> dict[str, PrintedBook]:
         folder = Path(os.environ["BOOK_PDFS"])
         return {lang: PrintedBook(folder / pdf_name(lang)) for lang in LANGUAGES}
     folder = Path(tempfile.mkdtemp(prefix="transformer-book-pdfs-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return {book.pdf.name.split(".")[1]: book for book in build_pdfs(folder, LANGUAGES)}
 
 
@@ -99,6 +110,7 @@ def lang(request: pytest.FixtureRequest) -> str:
 @pytest.mark.site
 @pytest.mark.pdf
 def test_each_chapter_starts_a_page_in_order_with_its_title(lang: str) -> None:
+    assert books()[lang].pdf.is_file()
     reader, text, _ = read_pdf(lang)
     pages = printed_pages()
     titles = [title(page, lang) for page in pages]
@@ -124,12 +136,28 @@ def test_formulas_are_typeset_and_no_raw_tex_is_left(lang: str) -> None:
 
 @pytest.mark.site
 @pytest.mark.pdf
-def test_figures_are_drawn_and_code_is_not_cut(lang: str) -> None:
+def test_every_figure_of_the_pages_is_in_the_pdf(lang: str) -> None:
     book = books()[lang]
-    if book.figures is None:
+    reader, _, _ = read_pdf(lang)
+    printed = collections.Counter(map(squeeze, tagged_figures(reader)))
+    assert printed.total() > 20
+    if book.page_figures is None:
+        pytest.skip("BOOK_PDFS: the figures of the pages it was printed from are not recorded with the PDF")
+    assert printed.total() >= len(book.page_figures)
+    # Each figure of the site's pages, found by its alt text (as many times as the pages show it).
+    missing = collections.Counter(map(squeeze, book.page_figures)) - printed
+    assert not missing, f"figures of the {lang} pages not in the PDF: {[alt[:60] for alt in missing]}"
+
+
+@pytest.mark.site
+@pytest.mark.pdf
+def test_figures_are_drawn_and_nothing_is_cut_at_the_edge(lang: str) -> None:
+    book = books()[lang]
+    if book.figures is None or book.page_figures is None:
         pytest.skip("BOOK_PDFS: the print's measurements are not recorded with the PDF")
-    assert book.figures > 20
-    assert book.cut_code == [], "code blocks wider than the paper"
+    assert book.figures >= len(book.page_figures)
+    # Code blocks, tables, formulas and figures, measured on the print page laid out at the paper's width.
+    assert book.cut == [], "wider than the paper"
 
 
 @pytest.mark.site
