@@ -249,19 +249,18 @@ def lm_benchmark_table(lang: str = "en", path: Path = DOCS_DIR.parent / "benchma
 
     Returns:
         A sentence naming the date and the machine, then a Markdown table: parameters, training seconds and exact
-        match on 2000 test numbers, one column per model.
-
-    Raises:
-        ValueError: If the record has no ``lm`` rows (``benchmarks/run.py lm --save`` writes them).
+        match on 2000 test numbers, one column per model. A record without all of these rows gives, instead, a
+        sentence that says so and how to measure them (``benchmarks/run.py lm --save``).
     """
     record = json.loads(path.read_text(encoding="utf-8"))
-    values = {}
-    for model in LM_BENCHMARK:
-        for measure in LM_MEASURES:
-            name = f"lm en-zh, {model}: {measure}"
-            if name not in record["results"]:
-                raise ValueError(f"path: {path} has no row {name!r}; run benchmarks/run.py lm --save {path}")
-            values[model, measure] = record["results"][name]
+    names = {(model, measure): f"lm en-zh, {model}: {measure}" for model in LM_BENCHMARK for measure in LM_MEASURES}
+    if any(name not in record["results"] for name in names.values()):
+        return localized(
+            lang,
+            f"`{path.name}` holds no measurement of this comparison yet: run `benchmarks/run.py lm --save`.",
+            f"`{path.name}` 里还没有这项比较的测量结果：请运行 `benchmarks/run.py lm --save`。",
+        )
+    values = {key: record["results"][name] for key, name in names.items()}
     rows = [
         localized(lang, "| | decoder-only | encoder-decoder |", "| | 仅解码器 | 编码器-解码器 |"),
         "|---|---:|---:|",
