@@ -184,20 +184,20 @@ def where_they_look(lang: str = "en", sentence: str = FILL_IN) -> Figure:
             attention.keep_attn = False
         rows.append((name, attention.attn[0, :, position].mean(dim=0), position))  # (len,): averaged over heads
     labels = [vocab.tokens[i] for i in tokens[0].tolist()]
-    fig = new_figure(10.0, 3.8)
+    fig = new_figure(8.0, 4.6)
     axes = fig.subplots(2, 1, sharex=True, sharey=True)
     for axis, (name, weights, position) in zip(axes, rows, strict=True):
         colors = ["#c62828" if i == position else "#1565c0" for i in range(len(labels))]
         axis.bar(range(len(labels)), weights.numpy(), color=colors)
-        axis.set_title(name, fontsize=9)
-        axis.set_ylabel(localized(lang, "attention", "注意力"), fontsize=8)
+        axis.set_title(name, fontsize=10)
+        axis.set_ylabel(localized(lang, "attention", "注意力"), fontsize=9)
         axis.grid(alpha=0.3, axis="y")
-    axes[-1].set_xticks(range(len(labels)), labels, rotation=60, fontsize=8)
+    axes[-1].set_xticks(range(len(labels)), labels, rotation=60, fontsize=9)
     axes[-1].set_xlabel(
         localized(
             lang, "key: the token looked at (last layer, mean of the heads)", "键：被看的词元（最后一层，各头平均）"
         ),
-        fontsize=8,
+        fontsize=9,
     )
     return fig
 
