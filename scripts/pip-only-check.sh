@@ -42,4 +42,5 @@ print(f"pip-only: the {len(names)} modules of transformer import without the boo
 echo "pip-only: a fresh venv with torch and the package's extras in $((SECONDS - start)) s"
 
 cd "$work/book"
-NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -m "not browser and not pdf and not offline"
+NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -n auto --dist loadgroup \
+    -m "not browser and not pdf and not offline"
