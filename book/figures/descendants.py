@@ -203,8 +203,10 @@ def where_they_look(lang: str = "en", sentence: str = FILL_IN) -> Figure:
 
 
 def learning_curves(lang: str = "en") -> Figure:
-    """Exact match on validation numbers against training steps: chapter 9's encoder-decoder (en-zh) and the
-    decoder-only model, both with the command line's default recipe.
+    """Exact match on validation numbers against training steps, the decoder-only model and the encoder-decoder.
+
+    Both are the command line's default recipe: ``cached_lm_run(GPT_TASK)`` and chapter 9's
+    ``cached_number_run("en-zh")``, scored every ``VALIDATE_EVERY`` steps.
 
     Args:
         lang: Language of the labels, ``"en"`` or ``"zh"``.
