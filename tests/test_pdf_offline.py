@@ -11,7 +11,6 @@ site.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import functools
 import os
@@ -78,20 +77,9 @@ def tagged_figures(reader: Any) -> list[str]:
 
 
 @functools.cache
-def books() -> dict[str, PrintedBook]:
-    """Each language's PDF: built once for the session, or the ones in ``BOOK_PDFS``."""
-    if os.environ.get("BOOK_PDFS"):
-        folder = Path(os.environ["BOOK_PDFS"])
-        return {lang: PrintedBook(folder / pdf_name(lang)) for lang in LANGUAGES}
-    folder = Path(tempfile.mkdtemp(prefix="transformer-book-pdfs-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return {book.pdf.name.split(".")[1]: book for book in build_pdfs(folder, LANGUAGES)}
-
-
-@functools.cache
-def read_pdf(lang: str) -> tuple[Any, str, str]:
-    """A language's PDF, its text, and its text outside code (whose listings quote docstrings' TeX on purpose)."""
-    reader = pypdf.PdfReader(books()[lang].pdf)
+def read_pdf(pdf: Path) -> tuple[Any, str, str]:
+    """A PDF, its text, and its text outside code (whose listings quote docstrings' TeX on purpose)."""
+    reader = pypdf.PdfReader(pdf)
     prose: list[str] = []
 
     def keep_prose(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
@@ -107,11 +95,30 @@ def lang(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def books() -> Iterator[dict[str, PrintedBook]]:
+    """Each language's PDF: built once for the session (a failed build fails every test once), or ``BOOK_PDFS``."""
+    if os.environ.get("BOOK_PDFS"):
+        folder = Path(os.environ["BOOK_PDFS"])
+        yield {lang: PrintedBook(folder / pdf_name(lang)) for lang in LANGUAGES}
+        return
+    folder = Path(tempfile.mkdtemp(prefix="transformer-book-pdfs-"))
+    try:
+        yield {book.pdf.name.split(".")[1]: book for book in build_pdfs(folder, LANGUAGES)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def book(books: dict[str, PrintedBook], lang: str) -> PrintedBook:
+    return books[lang]
+
+
 @pytest.mark.site
 @pytest.mark.pdf
-def test_each_chapter_starts_a_page_in_order_with_its_title(lang: str) -> None:
-    assert books()[lang].pdf.is_file()
-    reader, text, _ = read_pdf(lang)
+def test_each_chapter_starts_a_page_in_order_with_its_title(book: PrintedBook, lang: str) -> None:
+    assert book.pdf.is_file()
+    reader, text, _ = read_pdf(book.pdf)
     pages = printed_pages()
     titles = [title(page, lang) for page in pages]
     assert len(reader.pages) >= len(pages)
@@ -126,9 +133,8 @@ def test_each_chapter_starts_a_page_in_order_with_its_title(lang: str) -> None:
 
 @pytest.mark.site
 @pytest.mark.pdf
-def test_formulas_are_typeset_and_no_raw_tex_is_left(lang: str) -> None:
-    book = books()[lang]
-    _, _, prose = read_pdf(lang)
+def test_formulas_are_typeset_and_no_raw_tex_is_left(book: PrintedBook) -> None:
+    _, _, prose = read_pdf(book.pdf)
     assert [tex for tex in RAW_TEX if tex in prose] == []
     if book.formulas is not None:  # the print's own count, when this session printed it
         assert book.formulas > 50
@@ -136,9 +142,8 @@ def test_formulas_are_typeset_and_no_raw_tex_is_left(lang: str) -> None:
 
 @pytest.mark.site
 @pytest.mark.pdf
-def test_every_figure_of_the_pages_is_in_the_pdf(lang: str) -> None:
-    book = books()[lang]
-    reader, _, _ = read_pdf(lang)
+def test_every_figure_of_the_pages_is_in_the_pdf(book: PrintedBook, lang: str) -> None:
+    reader, _, _ = read_pdf(book.pdf)
     printed = collections.Counter(map(squeeze, tagged_figures(reader)))
     assert printed.total() > 20
     if book.page_figures is None:
@@ -151,8 +156,7 @@ def test_every_figure_of_the_pages_is_in_the_pdf(lang: str) -> None:
 
 @pytest.mark.site
 @pytest.mark.pdf
-def test_figures_are_drawn_and_nothing_is_cut_at_the_edge(lang: str) -> None:
-    book = books()[lang]
+def test_figures_are_drawn_and_nothing_is_cut_at_the_edge(book: PrintedBook) -> None:
     if book.figures is None or book.page_figures is None:
         pytest.skip("BOOK_PDFS: the print's measurements are not recorded with the PDF")
     assert book.figures >= len(book.page_figures)
@@ -162,8 +166,8 @@ def test_figures_are_drawn_and_nothing_is_cut_at_the_edge(lang: str) -> None:
 
 @pytest.mark.site
 @pytest.mark.pdf
-def test_every_font_is_embedded_and_the_chinese_text_is_chinese(lang: str) -> None:
-    reader, text, _ = read_pdf(lang)
+def test_every_font_is_embedded_and_the_chinese_text_is_chinese(book: PrintedBook, lang: str) -> None:
+    reader, text, _ = read_pdf(book.pdf)
     fonts: dict[str, bool] = {}
     for page in reader.pages:
         resources = page.get("/Resources")
