@@ -98,11 +98,17 @@ FIT_TO_PAPER = """() => {
     }
   }
 }"""
-# What the print shows, measured on the page laid out for paper: formulas typeset, figures drawn, and what is wider
-# than the paper and would be cut at its edge: a code block (its first line), a table, a formula or a figure that
-# overflows its box (which on paper clips it) or the paper itself.
+# What the print shows, measured on the page laid out for paper: formulas typeset, figures drawn, what is wider than
+# the paper and would be cut at its edge (a code block, by its first line; a table, a formula or a figure that
+# overflows its box, which on paper clips it, or the paper itself), and the controls of an interactive figure that
+# print media CSS should hide (on paper, empty boxes).
 MEASURE = """() => {
   const text = (element) => element.textContent.trim().split("\\n")[0].slice(0, 80);
+  const shown = (element) => {
+    const box = element.getBoundingClientRect();
+    const style = getComputedStyle(element);
+    return box.width > 1 && box.height > 1 && style.visibility !== "hidden" && style.opacity !== "0";
+  };
   const wider = (element) =>
     element.scrollWidth > element.clientWidth + 1 || element.getBoundingClientRect().right > innerWidth + 1;
   const blocks = {
@@ -123,6 +129,9 @@ MEASURE = """() => {
     figures: [...document.querySelectorAll(".book-figure img, .book-figure svg")]
       .filter((figure) => figure.getBoundingClientRect().height > 0).length,
     cut,
+    controls: [...document.querySelectorAll(".md-typeset :is(select, input, button, textarea)")]
+      .filter(shown)
+      .map((control) => `${control.tagName.toLowerCase()}.${control.className} in #${control.closest("[id]")?.id}`),
   };
 }"""
 # A link to a page the PDF does not hold (the API reference) would point at the local server the print was made from:
@@ -151,6 +160,8 @@ class PrintedBook:
         figures: Figures drawn on the print page (images and inline SVG with a height).
         cut: What is wider than the paper, ``"<kind>: <its first line>"`` for a code block, table, formula or figure
             (none, when the print CSS wraps and shrinks them).
+        controls: The form controls the print shows (``"select.<class> in #<id>"``): none, when the print CSS hides
+            the interactive figures.
         page_figures: The alt text of each figure on the printed pages, as the site shows them (one built page
             each), in order.
         seconds: The time of each step: ``build`` (mkdocs), ``load`` (the print page), ``typeset`` (until every
@@ -161,6 +172,7 @@ class PrintedBook:
     formulas: int | None = None
     figures: int | None = None
     cut: list[str] = dataclasses.field(default_factory=list)
+    controls: list[str] = dataclasses.field(default_factory=list)
     page_figures: list[str] | None = None
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
@@ -508,6 +520,8 @@ def main(argv: list[str] | None = None) -> None:
         print("  seconds: " + ", ".join(f"{step} {seconds}" for step, seconds in book.seconds.items()))
         for line in book.cut:
             print(f"  wider than the paper: {line}")
+        for control in book.controls:
+            print(f"  a control on paper: {control}")
 
 
 if __name__ == "__main__":
