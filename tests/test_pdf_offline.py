@@ -102,6 +102,8 @@ def books() -> Iterator[dict[str, PrintedBook]]:
         folder = Path(os.environ["BOOK_PDFS"])
         yield {lang: PrintedBook(folder / pdf_name(lang)) for lang in LANGUAGES}
         return
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (scripts/setup-system.sh) to print the PDFs")
     folder = Path(tempfile.mkdtemp(prefix="transformer-book-pdfs-"))
     try:
         yield {book.pdf.name.split(".")[1]: book for book in build_pdfs(folder, LANGUAGES)}
