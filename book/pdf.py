@@ -9,9 +9,11 @@ languages build at once (two mkdocs processes), and the first prints while the s
 
 The PDF holds the home page, the chapters, the Performance page and the glossary, in the order of the navigation;
 the API reference stays on the site and in the offline copy. ``docs/assets/print.css``, linked by this build only,
-wraps long code lines instead of cutting them at the edge of the paper. What the print held is measured before it
-prints (``PrintedBook``): formulas typeset, figures drawn, anything wider than the paper; and the figures of the
-printed pages as the site shows them, which the tests find again in the PDF (tagged: each figure with its alt text).
+wraps long code lines instead of cutting them at the edge of the paper, and a display formula or a table wider than
+the paper gets a font just small enough to fit (``FIT_TO_PAPER``). What the print held is measured before it prints
+(``PrintedBook``): formulas typeset, figures drawn, anything still wider than the paper, any form control left on
+it; and the figures of the printed pages as the site shows them, which the tests find again in the PDF (tagged:
+each figure with its alt text).
 
 The offline copy (``book/offline.py``) is built the same way, from a configuration that inherits ``mkdocs.yml``.
 """
