@@ -8,8 +8,6 @@ command line's default recipe (``GPT_TASK``), the encoder-only one with the same
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +15,9 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from book.figures._common import cache_dir, localized, new_figure, training_code_digest, training_lock
+from book.figures._common import cache_dir, localized, new_figure
 from book.figures.overview import DOCS_DIR
-from book.figures.translation import VALIDATE_EVERY, VALIDATION_SIZE, cached_number_run
-from transformer.checkpoints import load_model, save_model
+from book.figures.translation import VALIDATION_SIZE, cached_number_run, cached_run, run_key
 from transformer.lm import BLANK, LanguageModel, NumberLMTask, lm_vocab
 from transformer.training import StepStats
 
@@ -56,23 +53,11 @@ class LMRun:
     validation: list[tuple[int, float]]
 
 
-def _key(task: NumberLMTask) -> str:
-    """The cache key of ``task``'s run: its recipe, the threads (they change float sums) and the training code."""
-    recipe = {
-        **dataclasses.asdict(task),
-        "threads": torch.get_num_threads(),
-        "code": training_code_digest(TRAINING_CODE),
-        "validation": [VALIDATE_EVERY, VALIDATION_SIZE],
-    }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def cached_lm_run(task: NumberLMTask | None = None) -> LMRun:
     """``task``'s model (default: ``GPT_TASK``, the command line's recipe), trained once and then loaded from the cache.
 
-    Training is ``task.train``, what ``python -m transformer train --task numbers-lm`` runs with the same options
-    (on one process); every ``VALIDATE_EVERY`` steps the model is also scored on ``VALIDATION_SIZE`` validation
-    numbers, which changes nothing in its training.
+    Training is ``task.train``, what ``python -m transformer train --task numbers-lm`` runs with the same options,
+    scored on validation numbers as chapter 9's runs are (``book.figures.translation.cached_run``).
 
     Args:
         task: The recipe.
@@ -81,25 +66,7 @@ def cached_lm_run(task: NumberLMTask | None = None) -> LMRun:
         The model and its training log.
     """
     task = task if task is not None else GPT_TASK
-    path = cache_dir() / f"lm-{task.objective}-{_key(task)}"
-    weights, log_file = path.with_suffix(".safetensors"), path.with_suffix(".json")
-    with training_lock(path):
-        if weights.is_file() and log_file.is_file():
-            saved = json.loads(log_file.read_text(encoding="utf-8"))
-            log = [StepStats(**row) for row in saved["log"]]
-            return LMRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
-        model = task.build_model()
-        log, validation = [], []
-        for stats in task.train(model):
-            log.append(stats)
-            if stats.step % VALIDATE_EVERY == 0:
-                validation.append((stats.step, task.exact_match(model, n=VALIDATION_SIZE, split="validation")))
-                model.train()  # exact_match scores in eval() mode
-        model.eval()
-        save_model(model, weights, vocabs=task.vocabs)
-        saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
-        log_file.write_text(json.dumps(saved), encoding="utf-8")
-    return LMRun(model, log, validation)
+    return LMRun(*cached_run(task, cache_dir() / f"lm-{task.objective}-{run_key(task, TRAINING_CODE)}"))
 
 
 def family_masks(lang: str = "en") -> Figure:

@@ -13,10 +13,11 @@ import html
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor
+from torch import Tensor, nn
 
 from book.figures._common import LANGS, cache_dir, localized, new_figure, training_code_digest, training_lock
 from book.figures.overview import CHAPTERS
@@ -25,6 +26,7 @@ from transformer.data import PAD
 from transformer.masks import padding_mask, subsequent_mask
 from transformer.model import EncoderDecoder
 from transformer.numbers import DIRECTIONS, NumberTask
+from transformer.tasks import Recipe
 from transformer.training import StepStats
 from transformer.vocab import SPECIALS
 
@@ -68,39 +70,43 @@ class NumberRun:
     validation: list[tuple[int, float]]
 
 
-def _key(task: NumberTask) -> str:
-    """The cache key of ``task``'s run: its recipe, the threads (they change float sums) and the training code."""
+def run_key(task: Recipe, training_code: str = TRAINING_CODE) -> str:
+    """The cache key of ``task``'s run: its recipe, the threads (they change float sums), the training code and
+    the validation schedule.
+
+    Args:
+        task: The recipe (``NumberTask`` here, ``NumberLMTask`` in chapter 10).
+        training_code: The imports of the run (``training_code_digest``).
+    """
     recipe = {
         **dataclasses.asdict(task),
         "threads": torch.get_num_threads(),
-        "code": training_code_digest(TRAINING_CODE),
+        "code": training_code_digest(training_code),
         "validation": [VALIDATE_EVERY, VALIDATION_SIZE],
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def cached_number_run(direction: str = "en-zh", **recipe: int | float) -> NumberRun:
-    """The command line's number model for ``direction``, trained once and then loaded from the cache.
+def cached_run(task: Recipe, path: Path) -> tuple[nn.Module, list[StepStats], list[tuple[int, float]]]:
+    """``task``'s model trained once, then loaded from ``path`` (``.safetensors`` and ``.json``, its log).
 
-    Training is ``NumberTask(direction, **recipe).train``, exactly what ``python -m transformer train --task
-    numbers`` runs with the same options (on one process); every ``VALIDATE_EVERY`` steps the model also translates
-    ``VALIDATION_SIZE`` validation numbers, which changes nothing in its training.
+    Training is ``task.train``, what the command line runs with the same options (on one process); every
+    ``VALIDATE_EVERY`` steps the model is also scored on ``VALIDATION_SIZE`` validation numbers
+    (``task.exact_match``), which changes nothing in its training.
 
     Args:
-        direction: ``"en-zh"`` or ``"zh-en"``.
-        **recipe: Other ``NumberTask`` fields (default: the command line's recipe).
+        task: The recipe: a task with ``build_model``, ``train``, ``exact_match`` and ``vocabs``.
+        path: The run's files in the cache, without their suffix (named with ``run_key``).
 
     Returns:
-        The model and its training log.
+        The model in ``eval()`` mode, one ``StepStats`` per step, and ``(step, exact match)`` per validation.
     """
-    task = NumberTask(direction, **recipe)
-    path = cache_dir() / f"numbers-{direction}-{_key(task)}"
     weights, log_file = path.with_suffix(".safetensors"), path.with_suffix(".json")
     with training_lock(path):
         if weights.is_file() and log_file.is_file():
             saved = json.loads(log_file.read_text(encoding="utf-8"))
             log = [StepStats(**row) for row in saved["log"]]
-            return NumberRun(load_model(weights), log, [tuple(point) for point in saved["validation"]])
+            return load_model(weights), log, [tuple(point) for point in saved["validation"]]
         model = task.build_model()
         log, validation = [], []
         for stats in task.train(model):
@@ -112,7 +118,24 @@ def cached_number_run(direction: str = "en-zh", **recipe: int | float) -> Number
         save_model(model, weights, vocabs=task.vocabs)
         saved = {"log": [dataclasses.asdict(stats) for stats in log], "validation": validation}
         log_file.write_text(json.dumps(saved), encoding="utf-8")
-    return NumberRun(model, log, validation)
+    return model, log, validation
+
+
+def cached_number_run(direction: str = "en-zh", **recipe: int | float) -> NumberRun:
+    """The command line's number model for ``direction``, trained once and then loaded from the cache.
+
+    Training is ``NumberTask(direction, **recipe).train``, exactly what ``python -m transformer train --task
+    numbers`` runs with the same options (``cached_run``).
+
+    Args:
+        direction: ``"en-zh"`` or ``"zh-en"``.
+        **recipe: Other ``NumberTask`` fields (default: the command line's recipe).
+
+    Returns:
+        The model and its training log.
+    """
+    task = NumberTask(direction, **recipe)
+    return NumberRun(*cached_run(task, cache_dir() / f"numbers-{direction}-{run_key(task)}"))
 
 
 def cached_number_model(direction: str = "en-zh", **recipe: int | float) -> EncoderDecoder:
@@ -263,7 +286,7 @@ def beam_results(n: int = 2000, **recipe: int | float) -> list[BeamResult]:
     Returns:
         One result per direction and beam size.
     """
-    models = {direction: _key(NumberTask(direction, **recipe)) for direction in DIRECTIONS}
+    models = {direction: run_key(NumberTask(direction, **recipe)) for direction in DIRECTIONS}
     key = json.dumps(
         {"models": models, "n": n, "beams": BEAM_SIZES, "code": training_code_digest(TRAINING_CODE)}, sort_keys=True
     )
