@@ -44,9 +44,9 @@ offline: setup
 
 # pytest runs the package tests, every code block of the book and the README (pytest-codeblocks), the parity test,
 # the strict site build, the link check and the browser test (configuration in pyproject.toml). pytest-xdist runs them
-# on one worker per core, each test file on one worker and the site's tests together (tests/conftest.py).
+# on one worker per core, each test file on one worker (its module fixtures, trained models, are made once).
 test: setup lint
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) site dist .cache test-artifacts docs/assets/vendor

@@ -409,7 +409,7 @@ def bench_book(repeats: int) -> dict:
             (
                 "book: pytest seconds",
                 "本书：pytest 秒数",
-                [bin_dir / "pytest", "-q", "-p", "no:randomly", "-n", "auto", "--dist", "loadgroup"],  # as make test
+                [bin_dir / "pytest", "-q", "-p", "no:randomly", "-n", "auto", "--dist", "loadfile"],  # as make test
                 {},
             ),
             (

@@ -42,5 +42,5 @@ print(f"pip-only: the {len(names)} modules of transformer import without the boo
 echo "pip-only: a fresh venv with torch and the package's extras in $((SECONDS - start)) s"
 
 cd "$work/book"
-NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -n auto --dist loadgroup \
+NO_MKDOCS_2_WARNING=1 "$work/venv/bin/python" -m pytest tests transformer -q -p no:randomly -n auto --dist loadfile \
     -m "not browser and not pdf and not offline"

@@ -124,8 +124,9 @@ def test_notebooks_run_and_print_the_page(page, monkeypatch):
     async def execute(lang: str) -> None:
         start = time.perf_counter()
         # The kernel works in the repository's root, as the pages' blocks do under pytest (the figures' cache is there).
+        # On a fresh clone a cell may wait for a model that another test worker is training: an hour per cell.
         client = nbclient.NotebookClient(
-            runs[lang], timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+            runs[lang], timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
         )
         await client.async_execute()
         seconds[lang] = time.perf_counter() - start
