@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
 from sitebuild import SiteBuild, build_site
+
+# The folder this process made, if it is the one that made it (the controller, or a run without workers).
+_RUN_FOLDER = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the test run's temporary folder (``BOOK_TEST_RUN``): pytest-xdist's workers, started later, inherit it."""
+    if not os.environ.get("BOOK_TEST_RUN"):
+        os.environ["BOOK_TEST_RUN"] = tempfile.mkdtemp(prefix="transformer-book-tests-")
+        config.stash[_RUN_FOLDER] = os.environ["BOOK_TEST_RUN"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the folder ``pytest_configure`` made, once every worker is done with it."""
+    if _RUN_FOLDER in config.stash:
+        shutil.rmtree(config.stash[_RUN_FOLDER], ignore_errors=True)
+        del os.environ["BOOK_TEST_RUN"]
 
 
 @pytest.fixture(scope="session")
 def site() -> SiteBuild:
-    """The site built once per session by `mkdocs build --strict`; a failed build fails every test that needs it."""
+    """The site built once per test run by `mkdocs build --strict`; a failed build fails every test that needs it."""
     build = build_site()
     if build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{build.output[-6000:]}", pytrace=False)

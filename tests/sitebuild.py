@@ -1,10 +1,11 @@
 """The built site, shared by the site tests: `mkdocs build --strict` runs once per test session.
 
 Each site test module has a session fixture returning `build_site()`; the cache makes every module get the same
-build. The site goes to a fresh temporary folder, removed at exit (several people may run the tests in one tree at
-once: a shared folder would be cleaned under a running browser test); the build's time and size are written to
-`test-artifacts/site-metrics.json` (git-ignored), which the browser test completes with each language's heaviest
-first visit.
+build. The site goes to the test run's own temporary folder (`BOOK_TEST_RUN`, made and removed by conftest.py; several
+people may run the tests in one tree at once, so a folder in the tree would be cleaned under a running browser test).
+pytest-xdist's workers share it: the first to need the site builds it, under a file lock, and the others read what
+it left (`site.json`). The build's time and size are written to `test-artifacts/site-metrics.json` (git-ignored),
+which the browser test completes with each language's heaviest first visit.
 
 `BOOK_SITE=<folder>` makes the tests look at a site built before instead of building one (to see a new test fail on
 an older build, or to rerun the browser test without rebuilding).
@@ -22,9 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -70,12 +73,27 @@ def write_metrics(**metrics: object) -> None:
 
 @functools.cache
 def build_site() -> SiteBuild:
-    """Build the site once (strict: any warning fails), recording the time and the size."""
+    """Build the site once per test run (strict: any warning fails), or read the build another worker made."""
     if os.environ.get("BOOK_SITE"):
         return SiteBuild(Path(os.environ["BOOK_SITE"]), 0, "(built before: BOOK_SITE)", 0.0)
+    run = Path(os.environ["BOOK_TEST_RUN"]) if os.environ.get("BOOK_TEST_RUN") else None
+    if run is None:  # imported outside pytest: a folder of its own
+        site = Path(tempfile.mkdtemp(prefix="transformer-book-site-"))
+        atexit.register(shutil.rmtree, site, ignore_errors=True)
+        return _build(site)
+    with FileLock(run / "site.lock"):
+        record = run / "site.json"
+        if record.is_file():
+            saved = json.loads(record.read_text(encoding="utf-8"))
+            return SiteBuild(Path(saved.pop("site")), **saved)
+        build = _build(run / "site")
+        record.write_text(json.dumps({**asdict(build), "site": str(build.site)}), encoding="utf-8")
+        return build
+
+
+def _build(site: Path) -> SiteBuild:
+    """Run `mkdocs build --strict` into ``site``, recording the time and the size."""
     ARTIFACTS.mkdir(exist_ok=True)
-    site = Path(tempfile.mkdtemp(prefix="transformer-book-site-"))
-    atexit.register(shutil.rmtree, site, ignore_errors=True)
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
     start = time.perf_counter()

@@ -606,11 +606,11 @@ class NumberLMTask(Recipe):
 
     direction: str = "en-zh"
     objective: str = "next-token"
-    steps: int = 1500
+    steps: int = 800  # NumberTask's recipe
     batch_size: int = 128
     warmup: int = 200
     factor: float = 1.0
-    cooldown: float = 0.3
+    cooldown: float = 0.5
     N: int = 2
     d_model: int = 128
     d_ff: int = 256
