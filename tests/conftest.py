@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sitebuild import SiteBuild, build_site
@@ -34,3 +36,24 @@ def site() -> SiteBuild:
     if build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{build.output[-6000:]}", pytrace=False)
     return build
+
+
+@pytest.fixture(scope="module")
+def server(site: SiteBuild) -> Iterator[str]:
+    """The built site, served on 127.0.0.1 as a static host serves it (``browser.serve``)."""
+    from browser import serve  # Playwright is imported by the browser tests only
+
+    with serve(site.site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless (``browser.launch``); fails with what to run when it is not installed."""
+    from browser import launch
+
+    try:
+        with launch() as chromium:
+            yield chromium
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing), pytrace=False)
