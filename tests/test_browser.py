@@ -3,9 +3,9 @@
 Each page is opened on a desktop (1280 x 900, a fresh cache each time, as a first visit) in both languages, and on a
 phone (390 x 844) in English: no console error and no failed request at all, nothing from another host, the formulas
 rendered by KaTeX, every image loaded, no English label left on a Chinese page, no code hidden under the copy button,
-a scroll hint on every formula wider than the screen; each language's heaviest first visit goes to
-`test-artifacts/site-metrics.json`. What a reader does on a page is in `test_browser_reader.py`; what both files
-share, in `browser.py`.
+a scroll hint on every formula wider than the screen, no page wider than the screen; each language's heaviest first
+visit goes to `test-artifacts/site-metrics.json`. What a reader does on a page is in `test_browser_reader.py`; what
+both files share, in `browser.py`.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ async () => {
 
   return {
     texts,
+    pageWidth: document.documentElement.scrollWidth,
     math: document.querySelectorAll(".arithmatex").length,
     mathRendered: document.querySelectorAll(".arithmatex .katex").length,
     mathErrors: document.querySelectorAll(".katex-error").length,
@@ -210,6 +211,13 @@ def test_no_code_is_hidden_under_the_copy_button(pages: tuple[str, str, list[Pag
 def test_wide_formulas_show_that_they_scroll(pages: tuple[str, str, list[PageReport]]) -> None:
     *_, reports = pages
     assert failures(reports, lambda r: r.report["unhintedFormulas"]) == {}
+
+
+def test_no_page_is_wider_than_its_screen(pages: tuple[str, str, list[PageReport]]) -> None:
+    """Wide code, formulas, tables and figures scroll in their own boxes; the page itself never scrolls sideways."""
+    _, device, reports = pages
+    screen = {"desktop": DESKTOP, "phone": PHONE}[device]["width"]
+    assert failures(reports, lambda r: r.report["pageWidth"] if r.report["pageWidth"] > screen else 0) == {}
 
 
 def test_number_columns_stay_narrow(pages: tuple[str, str, list[PageReport]]) -> None:
