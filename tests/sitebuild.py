@@ -1,11 +1,12 @@
-"""The built site, shared by the site tests: `mkdocs build --strict` runs once per test session.
+"""The built site, shared by the site tests: `mkdocs build --strict` runs once per test run.
 
-Each site test module has a session fixture returning `build_site()`; the cache makes every module get the same
-build. The site goes to the test run's own temporary folder (`BOOK_TEST_RUN`, made and removed by conftest.py; several
-people may run the tests in one tree at once, so a folder in the tree would be cleaned under a running browser test).
-pytest-xdist's workers share it: the first to need the site builds it, under a file lock, and the others read what
-it left (`site.json`). The build's time and size are written to `test-artifacts/site-metrics.json` (git-ignored),
-which the browser test completes with each language's heaviest first visit.
+The site tests take it from the `site` fixture (conftest.py), which returns `build_site()`; the cache makes every
+module of a process get the same build. The site goes to the test run's own temporary folder (`BOOK_TEST_RUN`, made
+and removed by conftest.py; several people may run the tests in one tree at once, so a folder in the tree would be
+cleaned under a running browser test). pytest-xdist's workers share it: the first to need the site builds it, under a
+file lock, and the others read what it left (`site.json`). The build's time and size are written to
+`test-artifacts/site-metrics.json` (git-ignored), which the browser test completes with each language's heaviest
+first visit.
 
 `BOOK_SITE=<folder>` makes the tests look at a site built before instead of building one (to see a new test fail on
 an older build, or to rerun the browser test without rebuilding).
