@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the site and its tests need from outside PyPI, installed only when missing (safe to run again):
-#   - Debian packages: chromium (the browser test), fonts-wqy-microhei (Chinese glyphs in Chromium and in figures);
+#   - Debian packages: chromium-headless-shell (the browser test), chromium (the PDFs), fonts-wqy-microhei (Chinese
+#     glyphs in Chromium and in figures);
 #   - iframe-worker's shim from npm, into docs/assets/vendor/iframe-worker/: the offline copy (book/offline.py) runs
 #     the search worker through it when a page is opened from the file system.
 # KaTeX, which typesets the formulas, comes from pip (the docs extra; book/katex.py), as on the pip-only path.
@@ -8,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium fonts-wqy-microhei)
+APT_PACKAGES=(chromium chromium-headless-shell fonts-wqy-microhei)
 NPM_DIR=.cache/npm
 IFRAME_WORKER_VERSION=1.0.4
 IFRAME_WORKER_DEST=docs/assets/vendor/iframe-worker

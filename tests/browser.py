@@ -19,7 +19,10 @@ from urllib.parse import urlsplit
 from playwright.sync_api import sync_playwright
 from sitebuild import ARTIFACTS
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's build of Chromium's headless shell, the browser Playwright itself runs headless: the same engine as
+# /usr/bin/chromium without the desktop browser around it. Measured on the 2-core machine, 24 pages each opened in a
+# fresh context: 39 s of CPU against 69 s for the full browser.
+CHROMIUM = Path("/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -77,7 +80,7 @@ def serve(directory: Path) -> Iterator[str]:
 def launch() -> Iterator[Any]:
     """Debian's Chromium, headless, with the screenshots' folder ready."""
     if not CHROMIUM.is_file():
-        raise FileNotFoundError("no /usr/bin/chromium: run scripts/setup-system.sh (make setup does)")
+        raise FileNotFoundError(f"no {CHROMIUM}: run scripts/setup-system.sh (make setup does)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
