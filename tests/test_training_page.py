@@ -1,8 +1,14 @@
 """Chapter 8 shows the command line's output in a ```console block, which pytest-codeblocks does not run: this
-test runs the command and checks that it prints what the page shows, the measured times aside."""
+test runs the command and checks that it prints what the page shows, the measured times aside.
+
+The run takes half a minute of a core. What it prints depends only on the package's code, the installed versions
+and the one thread it runs on, so it is kept in .cache/cli-runs/ and run again only when one of them changes, as the
+notebooks' runs are (tests/test_notebooks.py). A fresh clone, as in CI, runs it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -10,7 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+import torch
+
+from book.digest import code_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RUNS = ROOT / ".cache" / "cli-runs"
 COMMAND = "OMP_NUM_THREADS=1 python -m transformer train --task copy --out runs/copy"
 TIMES = ("seconds", "tokens_per_second")  # measured: they differ on every run and every machine
 
@@ -32,11 +44,21 @@ def test_both_languages_show_the_same_run() -> None:
     assert shown(DOCS / "training.md") == shown(DOCS / "training.zh.md")
 
 
-def test_the_command_line_prints_what_chapter_8_shows(tmp_path: Path) -> None:
-    bar, expected = shown(DOCS / "training.md")
+def run_key() -> str:
+    """What the command prints depends on: the package's modules (``book.digest``), Python, torch, the pins."""
+    versions = [sys.version, torch.__version__, (ROOT / "constraints.txt").read_text(encoding="utf-8")]
+    code = code_digest("import transformer\nimport transformer.__main__")
+    return hashlib.sha256(json.dumps([versions, COMMAND, code]).encode()).hexdigest()[:16]
+
+
+def run_command(cwd: Path) -> dict[str, str]:
+    """The command's standard output and error, from the last run with the same ``run_key`` or from a new run."""
+    path = RUNS / f"train-copy-{run_key()}.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
     result = subprocess.run(
         [sys.executable, "-m", "transformer", "train", "--task", "copy", "--out", "runs/copy"],
-        cwd=tmp_path,
+        cwd=cwd,
         env={**os.environ, "OMP_NUM_THREADS": "1"},  # one thread, as the page says: the same run everywhere
         capture_output=True,
         text=True,
@@ -44,10 +66,25 @@ def test_the_command_line_prints_what_chapter_8_shows(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    return {"stdout": result.stdout, "stderr": result.stderr}
+
+
+def keep(printed: dict[str, str]) -> None:
+    path = RUNS / f"train-copy-{run_key()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(printed, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)  # atomic: two test sessions at once never read half a file
+
+
+def test_the_command_line_prints_what_chapter_8_shows(tmp_path: Path) -> None:
+    bar, expected = shown(DOCS / "training.md")
+    printed = run_command(tmp_path)
+    summary = json.loads(printed["stdout"])
     assert list(summary) == list(expected), "the summary's keys changed: run the command and update the page"
     assert without_times(summary) == without_times(expected)
     assert all(summary[key] > 0 for key in TIMES)
     steps = f"{summary['steps']}/{summary['steps']}"
     assert bar.startswith("train: 100%") and steps in bar
-    assert steps in result.stderr  # the progress bar, on standard error
+    assert steps in printed["stderr"]  # the progress bar, on standard error
+    keep(printed)  # only a run that printed what the page shows is kept
