@@ -36,9 +36,19 @@ from transformer import NumberTask
 TINY = {"steps": VALIDATE_EVERY, "batch_size": 16, "warmup": 20, "N": 1, "d_model": 16, "d_ff": 32, "h": 2}
 
 
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory):
+    """A cache directory of this module's own, so that its tests train (each tiny model once) instead of reading
+    what the site build left."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("cache")
+        patch.setenv("TRANSFORMER_BOOK_CACHE", str(path))
+        yield path
+
+
 @pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    """A fresh cache directory, so a test trains instead of reading what the site build left."""
+def empty_cache(tmp_path, monkeypatch):
+    """An empty cache directory, for the test of the cache itself: its first run trains."""
     monkeypatch.setenv("TRANSFORMER_BOOK_CACHE", str(tmp_path))
     return tmp_path
 
@@ -67,12 +77,12 @@ def test_the_books_bpe_splits_each_sentence_into_pieces_that_join_back():
     assert table.startswith("| 句子 | 子词 | 个数 |") and "从第 1 至 8 章" in table
 
 
-def test_a_run_is_trained_once_then_read_from_the_cache(private_cache):
+def test_a_run_is_trained_once_then_read_from_the_cache(empty_cache):
     run = cached_number_run("en-zh", **TINY)
     assert [s.step for s in run.log] == list(range(1, TINY["steps"] + 1))
     assert [step for step, _ in run.validation] == [VALIDATE_EVERY]
     assert not run.model.training
-    assert len(list(private_cache.glob("numbers-en-zh-*.safetensors"))) == 1
+    assert len(list(empty_cache.glob("numbers-en-zh-*.safetensors"))) == 1
     again = cached_number_run("en-zh", **TINY)
     assert again.log == run.log and again.validation == run.validation
     assert all(
