@@ -8,6 +8,11 @@ file lock, and the others read what it left (`site.json`). The build's time and 
 `test-artifacts/site-metrics.json` (git-ignored), which the browser test completes with each language's heaviest
 first visit.
 
+A successful build is also kept in `.cache/site/`, under a hash of everything it reads (``inputs_digest``: the pages,
+the package, the book's code, the benchmarks' records, the installed packages). A later test run with the same
+inputs copies it instead of building again, as the figures and the trained models are reused (book/exec_cache.py);
+any edit outside tests/ builds again. Only the latest build is kept.
+
 `BOOK_SITE=<folder>` makes the tests look at a site built before instead of building one (to see a new test fail on
 an older build, or to rerun the browser test without rebuilding).
 """
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -33,6 +40,13 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 ARTIFACTS = ROOT / "test-artifacts"
+SITE_CACHE = ROOT / ".cache" / "site"
+# What the build does not read: the tests, CI's script, outputs, caches (what they hold follows from the code, which is
+# hashed) and the reader's own runs.
+NOT_INPUTS = {
+    ".git", ".venv", ".cache", ".ci", "tests", "site", "dist", "runs", "notebooks", "test-artifacts", "node_modules",
+    "__pycache__", ".pytest_cache", ".ruff_cache",
+}  # fmt: skip
 LANGUAGES = ("en", "zh")
 # Where the site says it is deployed (mkdocs.yml's site_url): its canonical URLs and sitemap name this address.
 SITE_URL = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.MULTILINE)[1]
@@ -87,9 +101,47 @@ def build_site() -> SiteBuild:
         if record.is_file():
             saved = json.loads(record.read_text(encoding="utf-8"))
             return SiteBuild(Path(saved.pop("site")), **saved)
-        build = _build(run / "site")
+        build = _kept_or_built(run / "site")
         record.write_text(json.dumps({**asdict(build), "site": str(build.site)}), encoding="utf-8")
         return build
+
+
+def inputs_digest() -> str:
+    """A hash of every file the build may read (the repository but ``NOT_INPUTS``) and of the installed packages."""
+    digest = hashlib.sha256()
+    for directory, folders, names in os.walk(ROOT):
+        folders[:] = sorted(f for f in folders if f not in NOT_INPUTS and not f.endswith(".egg-info"))
+        for name in sorted(names):
+            path = Path(directory, name)
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    digest.update("\n".join([sys.version, *packages]).encode())
+    return digest.hexdigest()[:16]
+
+
+def _kept_or_built(site: Path) -> SiteBuild:
+    """Copy the kept build with these inputs into ``site``, or build there and keep the build if it succeeds."""
+    key = inputs_digest()
+    kept = SITE_CACHE / key
+    SITE_CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(SITE_CACHE / f"{key}.lock"):
+        if (kept / "build.json").is_file():
+            shutil.copytree(kept / "site", site)
+            return SiteBuild(site, **json.loads((kept / "build.json").read_text(encoding="utf-8")))
+        build = _build(site)
+        if build.returncode != 0:
+            return build
+        partial = SITE_CACHE / f"{key}.{os.getpid()}.tmp"
+        shutil.copytree(site, partial / "site")
+        record = {k: v for k, v in asdict(build).items() if k != "site"}
+        (partial / "build.json").write_text(json.dumps(record), encoding="utf-8")
+        partial.rename(kept)
+    for older in SITE_CACHE.iterdir():  # the builds of other inputs, each under its lock: a copy may be under way
+        if older.is_dir() and older.name != key and not older.name.endswith(".tmp"):
+            with FileLock(SITE_CACHE / f"{older.name}.lock"):
+                shutil.rmtree(older, ignore_errors=True)
+            (SITE_CACHE / f"{older.name}.lock").unlink(missing_ok=True)
+    return build
 
 
 def _build(site: Path) -> SiteBuild:
