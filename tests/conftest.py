@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,3 +58,13 @@ def browser() -> Iterator[Any]:
             yield chromium
     except FileNotFoundError as missing:
         pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A cache of trained models (``TRANSFORMER_BOOK_CACHE``) of the test module's own: its tests train their tiny
+    recipes, each once per module, instead of reading what the site build left."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("cache")
+        patch.setenv("TRANSFORMER_BOOK_CACHE", str(path))
+        yield path

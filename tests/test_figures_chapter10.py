@@ -29,16 +29,6 @@ TINY = {"steps": VALIDATE_EVERY, "batch_size": 8, "warmup": 20, "N": 1, "d_model
 TINY_GPT, TINY_BERT = NumberLMTask(**TINY), NumberLMTask(objective="masked", **TINY)
 
 
-@pytest.fixture(scope="module")
-def private_cache(tmp_path_factory):
-    """A cache directory of this module's own, so that its tests train (each tiny recipe once) instead of reading
-    what the site build left."""
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("cache")
-        patch.setenv("TRANSFORMER_BOOK_CACHE", str(path))
-        yield path
-
-
 @pytest.fixture
 def tiny_runs(private_cache, monkeypatch):
     """The chapter's models, as the figures ask for them, replaced by the tiny recipes."""

@@ -35,7 +35,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch):
-    """A fresh cache directory, so a test trains instead of reading what the site build left."""
+    """A fresh cache directory per test, not per module (conftest.py): these tests count what one test cached."""
     monkeypatch.setenv("TRANSFORMER_BOOK_CACHE", str(tmp_path))
     return tmp_path
 

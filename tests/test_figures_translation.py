@@ -36,16 +36,6 @@ from transformer import NumberTask
 TINY = {"steps": VALIDATE_EVERY, "batch_size": 16, "warmup": 20, "N": 1, "d_model": 16, "d_ff": 32, "h": 2}
 
 
-@pytest.fixture(scope="module")
-def private_cache(tmp_path_factory):
-    """A cache directory of this module's own, so that its tests train (each tiny model once) instead of reading
-    what the site build left."""
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("cache")
-        patch.setenv("TRANSFORMER_BOOK_CACHE", str(path))
-        yield path
-
-
 @pytest.fixture
 def empty_cache(tmp_path, monkeypatch):
     """An empty cache directory, for the test of the cache itself: its first run trains."""
