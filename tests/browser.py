@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 from playwright.sync_api import sync_playwright
 from sitebuild import ARTIFACTS
 
-# Debian's build of Chromium's headless shell, the browser Playwright itself runs headless: the same engine as
-# /usr/bin/chromium without the desktop browser around it. Measured on the 2-core machine, 24 pages each opened in a
-# fresh context: 39 s of CPU against 69 s for the full browser.
+# Debian's build of chrome-headless-shell: Chromium's engine without the desktop browser around it, Chrome's old
+# headless mode. Puppeteer's guide calls it "more performant for automation tasks", while it "does not match the
+# behavior of the regular Chrome completely" (https://pptr.dev/guides/headless-modes/); the offline copy's test opens
+# pages in the full /usr/bin/chromium. Measured on the 2-core machine, 24 pages each opened in a fresh context: 39 s
+# of CPU against 69 s for the full browser.
 CHROMIUM = Path("/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = [
     "--headless",
