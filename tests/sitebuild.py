@@ -11,7 +11,7 @@ first visit.
 A successful build is also kept in `.cache/site/`, under a hash of everything it reads (``inputs_digest``: the pages,
 the package, the book's code, the benchmarks' records, the installed packages). A later test run with the same
 inputs copies it instead of building again, as the figures and the trained models are reused (book/exec_cache.py);
-any edit outside tests/ builds again. Only the latest build is kept.
+an edit to any file the build may read builds again. Only the latest build is kept.
 
 `BOOK_SITE=<folder>` makes the tests look at a site built before instead of building one (to see a new test fail on
 an older build, or to rerun the browser test without rebuilding).
