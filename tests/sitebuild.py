@@ -114,7 +114,8 @@ def inputs_digest() -> str:
         for name in sorted(names):
             path = Path(directory, name)
             digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    # A set: with the repository on sys.path (as under pytest) the editable install is found twice, its .egg-info too.
+    packages = sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()})
     digest.update("\n".join([sys.version, *packages]).encode())
     return digest.hexdigest()[:16]
 

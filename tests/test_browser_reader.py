@@ -87,7 +87,9 @@ def run_search(page: Any, query: str) -> list[str]:
     results: list[str] = []
     for _ in range(50):
         page.wait_for_timeout(200)
-        now = [a.get_attribute("href") or "" for a in page.locator(".md-search-result__item > a").all()]
+        now = page.locator(".md-search-result__item > a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href') || '')"
+        )
         if now and now == results:
             break
         results = now
@@ -202,10 +204,12 @@ def test_glossary_tooltips_open_on_a_tap(browser: Any, server: str) -> None:
 @pytest.mark.parametrize("path", ["attention/", "zh/attention/"])
 def test_headings_typeset_formulas_as_the_text_does(browser: Any, server: str, path: str) -> None:
     page, watch = open_page(browser, server + path)
-    headings = page.locator("article :is(h1, h2, h3, h4), .md-nav--secondary .md-nav__link")
-    with_root = [h for h in headings.all() if "√" in (h.text_content() or "") or h.locator(".katex").count()]
+    headings = page.locator("article :is(h1, h2, h3, h4), .md-nav--secondary .md-nav__link").evaluate_all(
+        "elements => elements.map(h => ({text: h.textContent, typeset: h.querySelector('.katex') !== null}))"
+    )
+    with_root = [h for h in headings if "√" in h["text"] or h["typeset"]]
     assert with_root, "the page has a heading with √d_k: pick another page"
-    plain = [h.text_content() for h in with_root if h.locator(".katex").count() == 0]
+    plain = [h["text"] for h in with_root if not h["typeset"]]
     assert plain == [], "a formula in plain text in a heading"
     assert watch.errors == []
     close(page)
