@@ -6,7 +6,8 @@ printed is stored in ``.cache/exec/`` under a hash of the block, its options, th
 repository the block imports (``book.digest``: the figure's module, the package modules it runs), the versions of
 torch and matplotlib and the number of threads. A rebuild after an edit of one page (``mkdocs serve``) then redraws
 nothing, and a change to a module redraws only the figures that use it. Only output that is a
-figure is stored: a block that failed prints its error instead, which is never cached.
+figure is stored: a block that failed prints its error instead, which is never cached. The first figure a build has
+to draw also starts ``book.pretrain``'s helper, which trains the chapters' models on another core.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import matplotlib
 import torch
 
+from book import pretrain
 from book.digest import ROOT, code_digest
 
 CACHE = ROOT / ".cache" / "exec"
@@ -34,6 +36,7 @@ def _cached(format_block: Callable[..., str], versions: str) -> Callable[..., st
         path = CACHE / f"{key}.html"
         if path.is_file():
             return path.read_text(encoding="utf-8")
+        pretrain.start_helper()  # a figure to draw: the models it needs may be missing too
         html = format_block(source, language, css_class, options, md, **kw)
         if html.lstrip().startswith("<figure"):
             CACHE.mkdir(parents=True, exist_ok=True)
@@ -54,3 +57,8 @@ def on_config(config: Any) -> Any:
             fence["format"] = _cached(fence["format"], versions)
             fence["format"].__wrapped_by_exec_cache__ = True
     return config
+
+
+def on_post_build(config: Any) -> None:
+    """Stop the helper that trains the models (``book.pretrain``): the build has all it needed."""
+    pretrain.stop_helper()
