@@ -6,7 +6,8 @@ mostly idle. So when the build first has to draw a figure (``book.exec_cache``),
 --reverse``, which trains the same runs in the opposite order. Both go through the same cached functions, hence the
 same locks (``training_lock``): each model is trained once, by whichever process reaches it first, and the other finds
 it in the cache. The helper is stopped when the build ends; a model it was training is then not saved (saves are
-atomic). A build that draws nothing starts no helper.
+atomic). A build that draws nothing starts no helper; one that draws a figure but needs no new model costs the
+helper's reading of the cache, about 9 s of the other core.
 
 From the command line, ``python -m book.pretrain`` trains (or checks) them all in the chapters' order.
 """
