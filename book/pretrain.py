@@ -1,13 +1,14 @@
 """Train the book's models in a second process while the site is built.
 
 A first build (a fresh clone, or a change to the package that re-keys the models) trains every model chapters 8 to 10
-show, inside the build, one after another, on one core: about 20 minutes on a 2-core machine, with the other core
+show, inside the build, one after another, on one core: about 24 minutes on the 2-core machine, with the other core
 mostly idle. So when the build first has to draw a figure (``book.exec_cache``), it starts ``python -m book.pretrain
 --reverse``, which trains the same runs in the opposite order. Both go through the same cached functions, hence the
 same locks (``training_lock``): each model is trained once, by whichever process reaches it first, and the other finds
-it in the cache. The helper is stopped when the build ends; a model it was training is then not saved (saves are
-atomic). A build that draws nothing starts no helper; one that draws a figure but needs no new model costs the
-helper's reading of the cache, about 9 s of the other core.
+it in the cache (measured on an empty cache: every model trained after 13 minutes, not 24). The helper is stopped when
+the build ends; a model it was training is then not saved (saves are atomic). A build that draws nothing starts no
+helper; one that draws a figure but needs no new model costs the helper's reading of the cache, about 9 s of the other
+core.
 
 From the command line, ``python -m book.pretrain`` trains (or checks) them all in the chapters' order.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import functools
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -60,7 +60,7 @@ def start_helper() -> None:
     global _helper
     if _helper is None or _helper.poll() is not None:
         command = [sys.executable, "-m", "book.pretrain", "--reverse"]
-        _helper = subprocess.Popen(command, cwd=os.getcwd(), stdout=subprocess.DEVNULL)  # the cache is cwd's
+        _helper = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # in the build's folder: the same cache
         atexit.unregister(stop_helper)  # once, however many builds (`mkdocs serve`) start one
         atexit.register(stop_helper)  # a build that fails ends without on_post_build
 
