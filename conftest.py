@@ -1,11 +1,16 @@
 """Settings for every test, the pages' code blocks included."""
 
-import pytest
-import torch
+from book.numerics import arithmetic, pin, reproduces_the_book
 
-# A float sum split over several threads is added in another order, so training runs drift apart after a few dozen
-# steps. The book's printed outputs and its cached models are made with one thread, in the tests and in the site
-# build alike (book/exec_cache.py), so they are the same on every machine.
+# The book's printed outputs and its cached models are made in one arithmetic, in the tests and in the site build
+# alike (book/exec_cache.py): torch's AVX2 kernels (set before torch is imported), and one thread, since a float sum
+# split over several threads is added in another order. So they come out the same on every AMD CPU with AVX2; an
+# Intel CPU's MKL adds in another order, and the trained models' outputs differ (book/numerics.py measures it).
+pin()
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
 torch.set_num_threads(1)
 
 
@@ -13,6 +18,21 @@ torch.set_num_threads(1)
 def _doctest_torch(doctest_namespace: dict) -> None:
     """The docstrings' examples use ``torch`` as every reader of this package imports it."""
     doctest_namespace["torch"] = torch
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Where the arithmetic is not the book's, a block marked ``trained`` that prints other numbers is an xfail.
+
+    It still ran to its end: only the printed numbers of a training run differ, which no CPU setting can make equal
+    (book/numerics.py). Any other failure of the block, and any block not marked, fails as everywhere.
+    """
+    try:
+        return (yield)
+    except RuntimeError as error:
+        if item.get_closest_marker("trained") and "```\nbut got\n```" in str(error) and not reproduces_the_book():
+            pytest.xfail(f"a training run prints other numbers in this arithmetic, {arithmetic()} (book/numerics.py)")
+        raise
 
 
 def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:

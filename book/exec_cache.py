@@ -4,9 +4,9 @@ Every figure is drawn by a ```` ```python exec="on" html="1" ```` block (markdow
 drawing them all takes most of a build. This hook wraps markdown-exec's formatter: the HTML a figure block
 printed is stored in ``.cache/exec/`` under a hash of the block, its options, the source of every module of this
 repository the block imports (``book.digest``: the figure's module, the package modules it runs), the versions of
-torch and matplotlib and the number of threads. A rebuild after an edit of one page (``mkdocs serve``) then redraws
-nothing, and a change to a module redraws only the figures that use it. Only output that is a
-figure is stored: a block that failed prints its error instead, which is never cached. The first figure a build has
+torch and matplotlib and the arithmetic (``book.numerics``). A rebuild after an edit of one page (``mkdocs serve``)
+then redraws nothing, and a change to a module redraws only the figures that use it. Only output that is a figure is
+stored: a block that failed prints its error instead, which is never cached. The first figure a build has
 to draw also starts ``book.pretrain``'s helper, which trains the chapters' models on another core.
 """
 
@@ -17,11 +17,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-import torch
+from book.numerics import arithmetic, pin
 
-from book import pretrain
-from book.digest import ROOT, code_digest
+pin()  # before torch is imported: the book's numbers are computed in one arithmetic on every machine
+
+import matplotlib  # noqa: E402
+import torch  # noqa: E402
+
+from book import pretrain  # noqa: E402
+from book.digest import ROOT, code_digest  # noqa: E402
 
 CACHE = ROOT / ".cache" / "exec"
 
@@ -50,8 +54,8 @@ def _cached(format_block: Callable[..., str], versions: str) -> Callable[..., st
 
 def on_config(config: Any) -> Any:
     """Use one thread, as the tests do (conftest.py), and wrap markdown-exec's ``python`` formatter with the cache."""
-    torch.set_num_threads(1)  # the same training runs, hence the same figures, on every machine
-    versions = f"{torch.__version__} {matplotlib.__version__} {torch.get_num_threads()}"
+    torch.set_num_threads(1)  # the same training runs, hence the same figures, on every machine (book.numerics)
+    versions = f"{torch.__version__} {matplotlib.__version__} {json.dumps(arithmetic(), sort_keys=True)}"
     for fence in config["mdx_configs"]["pymdownx.superfences"]["custom_fences"]:
         if fence["name"] == "python" and not getattr(fence["format"], "__wrapped_by_exec_cache__", False):
             fence["format"] = _cached(fence["format"], versions)

@@ -32,6 +32,8 @@ from typing import Any
 
 from pytest_codeblocks import extract_from_file
 
+from book.numerics import PINNED
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # The chapters, in the order of mkdocs.yml's "Chapters" section (tests/test_notebooks.py checks that they agree).
@@ -56,19 +58,27 @@ TEXT = {
         "download": "Download notebook",
         "intro": (
             "This notebook is made from the page [{title}]({url}) of *The Transformer, executable*: the same code, "
-            "the same outputs. Run the cells in order; the first sets PyTorch to one thread, as the book's outputs "
-            "were made."
+            "the same outputs. Run the cells in order; the first sets PyTorch's arithmetic as the book's outputs were "
+            "made: its AVX2 kernels and one thread. On an AMD CPU the outputs then come out the same to the last "
+            "digit; on an Intel or ARM CPU, the trained models print other numbers."
         ),
-        "threads": "# The book's outputs are made with one thread: a sum split over threads is added in another order.",
+        "arithmetic": (
+            "# The book's arithmetic, set before torch is imported: AVX2 kernels and one thread. Other kernels, or a\n"
+            "# sum split over threads, add floats in another order, and a training run drifts apart."
+        ),
         "drawn_by": "*On the page, this code's output appears here:*",
     },
     "zh": {
         "download": "下载 Notebook",
         "intro": (
             "本 notebook 由《可执行的 Transformer》的页面 [{title}]({url}) 生成：代码相同，输出也相同。"
-            "请按顺序运行各个单元格；第一个单元格让 PyTorch 只用一个线程，书中的输出都是这样算出来的。"
+            "请按顺序运行各个单元格；第一个单元格把 PyTorch 的算术设成书中输出所用的那一套：AVX2 内核、单线程。"
+            "这样在 AMD 的 CPU 上，输出连最后一位都相同；换成 Intel 或 ARM 的 CPU，训练出的模型打印的数字就会不同。"
         ),
-        "threads": "# 书中的输出都是单线程算出的：多线程求和的相加顺序不同，结果会有细微差别。",
+        "arithmetic": (
+            "# 书中的算术，要在导入 torch 之前设好：AVX2 内核、单线程。\n"
+            "# 换一套内核或多线程求和，浮点数的相加顺序就不同，训练过程会越走越偏。"
+        ),
         "drawn_by": "*网页上，这里显示的是下面这段代码的输出：*",
     },
 }
@@ -302,7 +312,12 @@ def export(page: str, lang: str, rendered: Callable[[Fence], str | None] = lambd
     cells = [
         _markdown_cell(_markdown_source(lines[:1], lang)),
         _markdown_cell(TEXT[lang]["intro"].format(title=title, url=page_url(page, lang)) + "\n"),
-        _code_cell(f"import torch\n\n{TEXT[lang]['threads']}\ntorch.set_num_threads(1)\n", None, book={"setup": True}),
+        _code_cell(
+            f"import os\n\n{TEXT[lang]['arithmetic']}\nos.environ.update({PINNED!r})\nimport torch\n\n"
+            "torch.set_num_threads(1)\n",
+            None,
+            book={"setup": True},
+        ),
     ]
     chains: list[tuple[list[int], str | None]] = []
     prose: list[str] = []

@@ -22,7 +22,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-import torch
+from book.numerics import pin
+
+pin()  # before torch is imported, as the build does (book/exec_cache.py): the arithmetic is part of each run's key
+
+import torch  # noqa: E402
 
 
 def book_runs() -> list[Callable[[], object]]:
@@ -46,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m book.pretrain", description=__doc__.splitlines()[0])
     parser.add_argument("--reverse", action="store_true", help="the last chapter's runs first")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # as the build does (book/exec_cache.py): the threads are part of each run's cache key
+    torch.set_num_threads(1)  # as the build does: the threads are part of each run's cache key too
     runs = book_runs()
     for run in reversed(runs) if args.reverse else runs:
         run()

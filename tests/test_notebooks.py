@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 import torch
 from filelock import FileLock
+from pytest_codeblocks import extract_from_file
 
 from book import notebooks
 from book.digest import code_digest
+from book.numerics import arithmetic, reproduces_the_book
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the notebooks' runs printed, by what it depends on (``_run_key``): a run is repeated only when that changed.
@@ -137,28 +139,37 @@ def test_notebooks_run_and_print_the_page(page, monkeypatch):
     asyncio.run(execute_all())
     for lang, run in runs.items():
         printed[lang] = {str(i): _stdout(cell) for i, cell in enumerate(run.cells) if cell["cell_type"] == "code"}
+    excused = []  # blocks marked `trained` that print other numbers, in an arithmetic not the book's
     for lang, notebook in exported.items():
+        path = notebooks.page_path(page, lang)
+        trained = {block.lineno for block in extract_from_file(path) if "pytest.mark.trained" in block.marks}
         for indices, expected in notebook.chains:
             if expected is None:
                 continue
             got = "".join(printed[lang][str(i)] for i in indices)
             line = notebook.cells[indices[0]]["metadata"]["book"]["line"]
-            assert got == expected, f"{notebooks.page_path(page, lang).relative_to(ROOT)}, block at line {line}"
-    for lang in runs:  # only runs that printed what the page shows are kept
+            if got != expected and line in trained and not reproduces_the_book():
+                excused.append(f"{path.name}:{line}")
+                continue
+            assert got == expected, f"{path.relative_to(ROOT)}, block at line {line}"
+    for lang in runs:  # only runs that printed what the page shows, or all a CPU can (conftest.py), are kept
         _keep(page, lang, keys[lang], printed[lang])
         _record_time(notebooks.notebook_name(page, lang), seconds[lang])
+    if excused:
+        pytest.xfail(f"training runs print other numbers in this arithmetic, {arithmetic()}: {', '.join(excused)}")
 
 
 def _run_key(notebook: dict) -> str:
     """What a notebook's run prints depends on: its code, the repository's modules it imports, the installed versions.
 
     The modules are followed through their own imports (``book.digest``), as for the figures' cache; the versions
-    are Python's and torch's, and every pinned dependency (constraints.txt: num2words, cn2an, ...). The models the
-    notebooks load from the book's cache are keyed by the same modules. Jupyter Book skips unchanged notebooks the
-    same way (jupyter-cache); a fresh clone, as in CI, has no cache and runs them all.
+    are Python's and torch's, the arithmetic (``book.numerics``) and every pinned dependency (constraints.txt:
+    num2words, cn2an, ...). The models the notebooks load from the book's cache are keyed by the same modules.
+    Jupyter Book skips unchanged notebooks the same way (jupyter-cache); a fresh clone, as in CI, has no cache and
+    runs them all.
     """
     code = [cell["source"] for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    versions = [sys.version, torch.__version__, (ROOT / "constraints.txt").read_text(encoding="utf-8")]
+    versions = [sys.version, torch.__version__, arithmetic(), (ROOT / "constraints.txt").read_text(encoding="utf-8")]
     return hashlib.sha256(json.dumps([versions, code, code_digest("\n".join(code))]).encode()).hexdigest()[:16]
 
 

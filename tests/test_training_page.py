@@ -19,11 +19,12 @@ from pathlib import Path
 import torch
 
 from book.digest import code_digest
+from book.numerics import cpu_vendor
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 RUNS = ROOT / ".cache" / "cli-runs"
-COMMAND = "OMP_NUM_THREADS=1 python -m transformer train --task copy --out runs/copy"
+COMMAND = "OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 python -m transformer train --task copy --out runs/copy"
 TIMES = ("seconds", "tokens_per_second")  # measured: they differ on every run and every machine
 
 
@@ -46,8 +47,8 @@ def test_both_languages_show_the_same_run() -> None:
 
 def run_file() -> Path:
     """The file a run is kept in, named by a hash of what the command's output depends on: the package's modules
-    (``book.digest``), Python, torch and the pins."""
-    versions = [sys.version, torch.__version__, (ROOT / "constraints.txt").read_text(encoding="utf-8")]
+    (``book.digest``), Python, torch, the CPU's maker (``book.numerics``) and the pins."""
+    versions = [sys.version, torch.__version__, cpu_vendor(), (ROOT / "constraints.txt").read_text(encoding="utf-8")]
     code = code_digest("import transformer\nimport transformer.__main__")
     key = hashlib.sha256(json.dumps([versions, COMMAND, code]).encode()).hexdigest()[:16]
     return RUNS / f"train-copy-{key}.json"
@@ -58,7 +59,8 @@ def run_command(cwd: Path) -> dict[str, str]:
     result = subprocess.run(
         [sys.executable, "-m", "transformer", "train", "--task", "copy", "--out", "runs/copy"],
         cwd=cwd,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # one thread, as the page says: the same run everywhere
+        # one thread and torch's AVX2 kernels, as the page says: the same run on every AMD CPU (book/numerics.py)
+        env={**os.environ, "OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2"},
         capture_output=True,
         text=True,
         timeout=900,

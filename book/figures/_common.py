@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from book.digest import code_digest
+from book.numerics import arithmetic
 from transformer.checkpoints import load_model, save_model
 from transformer.model import EncoderDecoder
 from transformer.tasks import CopyTask
@@ -147,7 +148,7 @@ def cached_copy_model(
     The recipe is 64 rows per batch with the paper's schedule (``CopyTask`` with ``batch_size=64, factor=1.0,
     cooldown=0``); the Annotated Transformer's copy example uses 30 rows (2018) and 80 (2022). The cache key covers
     every argument and the training code (``training_code_digest``), so changing either retrains.
-    Training is seeded, so the same arguments and the same number of threads give the same model.
+    Training is seeded, so the same arguments and the same arithmetic (``book.numerics``) give the same model.
 
     Args:
         V: Vocabulary size of the copy task.
@@ -163,9 +164,9 @@ def cached_copy_model(
     task = CopyTask(
         vocab=V, seq_len=seq_len, steps=steps, seed=seed, batch_size=64, factor=1.0, cooldown=0.0, **model_kwargs
     )
-    # Threads change the order of float sums, hence the run: they are part of the recipe.
+    # The arithmetic (threads, CPU code) changes float sums, hence the run: it is part of the recipe.
     recipe = json.dumps(
-        {**dataclasses.asdict(task), "threads": torch.get_num_threads(), "code": training_code_digest()}, sort_keys=True
+        {**dataclasses.asdict(task), "arithmetic": arithmetic(), "code": training_code_digest()}, sort_keys=True
     )
     path = cache_dir() / f"copy-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.safetensors"
     with training_lock(path):

@@ -19,6 +19,7 @@ from book.figures._common import (
     new_figure,
     training_code_digest,
 )
+from book.numerics import arithmetic
 from transformer.data import PAD, data_gen
 from transformer.masks import padding_mask, subsequent_mask
 from transformer.model import EncoderDecoder, make_model
@@ -212,10 +213,10 @@ def norm_placement_losses(recipe: NormPlacementRecipe | None = None) -> dict[str
         ``{"pre-LN": losses, "post-LN": losses}``, one loss per step.
     """
     recipe = NormPlacementRecipe() if recipe is None else recipe
-    # Threads change the order of float sums, hence the run: they are part of the key, with the training code (as in
-    # cached_copy_model).
+    # The arithmetic (threads, CPU code: book.numerics) changes float sums, hence the run: it is part of the key,
+    # with the training code (as in cached_copy_model).
     key = json.dumps(
-        {**dataclasses.asdict(recipe), "threads": torch.get_num_threads(), "code": training_code_digest()},
+        {**dataclasses.asdict(recipe), "arithmetic": arithmetic(), "code": training_code_digest()},
         sort_keys=True,
     )
     path = cache_dir() / f"norm-placement-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"

@@ -6,10 +6,10 @@ import dataclasses
 import hashlib
 import json
 
-import torch
 from matplotlib.figure import Figure
 
 from book.figures._common import cache_dir, localized, new_figure, training_code_digest
+from book.numerics import arithmetic
 from transformer.tasks import CopyTask
 from transformer.training import StepStats, rate
 
@@ -33,10 +33,10 @@ def training_log(task: CopyTask = CHAPTER_TASK) -> list[StepStats]:
     Returns:
         One ``StepStats`` per step.
     """
-    # Threads change the order of float sums, hence the run: they are part of the key, with the training code (as in
-    # cached_copy_model).
+    # The arithmetic (threads, CPU code: book.numerics) changes float sums, hence the run: it is part of the key,
+    # with the training code (as in cached_copy_model).
     key = json.dumps(
-        {**dataclasses.asdict(task), "threads": torch.get_num_threads(), "code": training_code_digest()}, sort_keys=True
+        {**dataclasses.asdict(task), "arithmetic": arithmetic(), "code": training_code_digest()}, sort_keys=True
     )
     path = cache_dir() / f"log-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():

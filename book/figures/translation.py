@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from book.figures._common import LANGS, cache_dir, localized, new_figure, training_code_digest, training_lock
 from book.figures.overview import CHAPTERS
+from book.numerics import arithmetic
 from transformer.checkpoints import load_model, save_model
 from transformer.data import PAD
 from transformer.masks import padding_mask, subsequent_mask
@@ -71,8 +72,8 @@ class NumberRun:
 
 
 def run_key(task: Recipe, training_code: str = TRAINING_CODE) -> str:
-    """The cache key of ``task``'s run: its recipe, the threads (they change float sums), the training code and
-    the validation schedule.
+    """The cache key of ``task``'s run: its recipe, the arithmetic (``book.numerics``: it changes float sums), the
+    training code and the validation schedule.
 
     Args:
         task: The recipe (``NumberTask`` here, ``NumberLMTask`` in chapter 10).
@@ -80,7 +81,7 @@ def run_key(task: Recipe, training_code: str = TRAINING_CODE) -> str:
     """
     recipe = {
         **dataclasses.asdict(task),
-        "threads": torch.get_num_threads(),
+        "arithmetic": arithmetic(),
         "code": training_code_digest(training_code),
         "validation": [VALIDATE_EVERY, VALIDATION_SIZE],
     }
