@@ -3,8 +3,8 @@
 A training run adds millions of floats, and the last bit of each sum depends on the order of the additions. torch
 picks its kernels by the CPU it finds (AVX2 or AVX-512, whose vectors add 8 or 16 floats at a time), and the MKL
 library it calls for matrix products picks its own by the CPU's maker and model; each choice is another order, so the
-same seeded run drifts apart on two CPUs within a hundred steps. Chapter 8's copy model prints its loss at step 100
-as 0.629 on the page; measured again on two other machines:
+same seeded run drifts apart on two CPUs within a hundred steps. Chapter 8's first training run prints its loss at
+step 100 as 0.629 on the page; measured again on two other machines:
 
 | CPU                                    | torch's own kernels | its AVX2 kernels (``ATEN_CPU_CAPABILITY=avx2``) |
 |----------------------------------------|---------------------|-------------------------------------------------|
@@ -14,13 +14,13 @@ as 0.629 on the page; measured again on two other machines:
 One thread fixes the order within a process (``torch.set_num_threads(1)``, set where torch is first used);
 ``ATEN_CPU_CAPABILITY`` makes torch use its AVX2 kernels on every x86 CPU that has them. It is read when torch
 starts, so it is set before torch is imported: in ``conftest.py`` for the tests, in ``book.exec_cache`` for the site
-build, in the notebooks' first cell. On AMD CPUs the book's numbers then come out to the last digit (every test
-passes). MKL's Intel kernels cannot be made to add in its AMD order: its reproducible mode (``MKL_CBWR``) is made to
-agree across Intel CPUs (Intel's "Conditional Numerical Reproducibility"), not with the AMD path, and
-``MKL_CBWR=COMPATIBLE`` matched neither and made training 2.6 times slower. So on an Intel CPU, and on ARM, the
-trained models print other numbers. A page marks each block that prints what a training run computed with
-``<!--pytest.mark.trained-->``; where the arithmetic is not ``REFERENCE``, the tests still run it, and its other numbers
-are an expected failure (xfail), not an error.
+build (and ``book.pretrain``, its helper), in ``benchmarks/run.py``, in the notebooks' first cell. On AMD CPUs the
+book's numbers then come out to the last digit (every test passes). MKL's Intel kernels cannot be made to add in its
+AMD order: its reproducible mode (``MKL_CBWR``) is made to agree across Intel CPUs (Intel's "Conditional Numerical
+Reproducibility"), not with the AMD path, and ``MKL_CBWR=COMPATIBLE`` matched neither and made training 2.6 times
+slower. So on an Intel CPU, and on ARM, the trained models print other numbers. A page marks each block that prints
+what a training run computed with ``<!--pytest.mark.trained-->``; where the arithmetic is not ``REFERENCE``, the
+tests still run it, and its other numbers are an expected failure (xfail), not an error.
 """
 
 from __future__ import annotations
