@@ -19,7 +19,7 @@ from typing import Any
 
 from book.numerics import arithmetic, pin
 
-pin()  # before torch is imported: the book's numbers are computed in one arithmetic on every machine
+pin()  # before torch is imported: torch's AVX2 kernels, as in the tests (book.numerics)
 
 import matplotlib  # noqa: E402
 import torch  # noqa: E402
@@ -54,7 +54,7 @@ def _cached(format_block: Callable[..., str], versions: str) -> Callable[..., st
 
 def on_config(config: Any) -> Any:
     """Use one thread, as the tests do (conftest.py), and wrap markdown-exec's ``python`` formatter with the cache."""
-    torch.set_num_threads(1)  # the same training runs, hence the same figures, on every machine (book.numerics)
+    torch.set_num_threads(1)  # the tests' training runs, hence their figures (book.numerics)
     versions = f"{torch.__version__} {matplotlib.__version__} {json.dumps(arithmetic(), sort_keys=True)}"
     for fence in config["mdx_configs"]["pymdownx.superfences"]["custom_fences"]:
         if fence["name"] == "python" and not getattr(fence["format"], "__wrapped_by_exec_cache__", False):

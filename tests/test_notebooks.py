@@ -152,7 +152,7 @@ def test_notebooks_run_and_print_the_page(page, monkeypatch):
                 excused.append(f"{path.name}:{line}")
                 continue
             assert got == expected, f"{path.relative_to(ROOT)}, block at line {line}"
-    for lang in runs:  # only runs that printed what the page shows, or all a CPU can (conftest.py), are kept
+    for lang in runs:  # only runs that printed what the page shows, trained blocks excused as above, are kept
         _keep(page, lang, keys[lang], printed[lang])
         _record_time(notebooks.notebook_name(page, lang), seconds[lang])
     if excused:

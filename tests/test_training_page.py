@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from book.digest import code_digest
-from book.numerics import cpu_vendor
+from book.numerics import arithmetic
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -47,8 +47,8 @@ def test_both_languages_show_the_same_run() -> None:
 
 def run_file() -> Path:
     """The file a run is kept in, named by a hash of what the command's output depends on: the package's modules
-    (``book.digest``), Python, torch, the CPU's maker (``book.numerics``) and the pins."""
-    versions = [sys.version, torch.__version__, cpu_vendor(), (ROOT / "constraints.txt").read_text(encoding="utf-8")]
+    (``book.digest``), Python, torch, the arithmetic (``book.numerics``) and the pins."""
+    versions = [sys.version, torch.__version__, arithmetic(), (ROOT / "constraints.txt").read_text(encoding="utf-8")]
     code = code_digest("import transformer\nimport transformer.__main__")
     key = hashlib.sha256(json.dumps([versions, COMMAND, code]).encode()).hexdigest()[:16]
     return RUNS / f"train-copy-{key}.json"

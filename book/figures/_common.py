@@ -164,7 +164,7 @@ def cached_copy_model(
     task = CopyTask(
         vocab=V, seq_len=seq_len, steps=steps, seed=seed, batch_size=64, factor=1.0, cooldown=0.0, **model_kwargs
     )
-    # The arithmetic (threads, CPU code) changes float sums, hence the run: it is part of the recipe.
+    # The arithmetic (threads, kernels, the CPU's maker) changes float sums, hence the run: it is part of the recipe.
     recipe = json.dumps(
         {**dataclasses.asdict(task), "arithmetic": arithmetic(), "code": training_code_digest()}, sort_keys=True
     )

@@ -213,8 +213,8 @@ def norm_placement_losses(recipe: NormPlacementRecipe | None = None) -> dict[str
         ``{"pre-LN": losses, "post-LN": losses}``, one loss per step.
     """
     recipe = NormPlacementRecipe() if recipe is None else recipe
-    # The arithmetic (threads, CPU code: book.numerics) changes float sums, hence the run: it is part of the key,
-    # with the training code (as in cached_copy_model).
+    # The arithmetic (threads, kernels, the CPU's maker: book.numerics) changes float sums, hence the run: it is part
+    # of the key, with the training code (as in cached_copy_model).
     key = json.dumps(
         {**dataclasses.asdict(recipe), "arithmetic": arithmetic(), "code": training_code_digest()},
         sort_keys=True,

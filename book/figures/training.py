@@ -33,8 +33,8 @@ def training_log(task: CopyTask = CHAPTER_TASK) -> list[StepStats]:
     Returns:
         One ``StepStats`` per step.
     """
-    # The arithmetic (threads, CPU code: book.numerics) changes float sums, hence the run: it is part of the key,
-    # with the training code (as in cached_copy_model).
+    # The arithmetic (threads, kernels, the CPU's maker: book.numerics) changes float sums, hence the run: it is part
+    # of the key, with the training code (as in cached_copy_model).
     key = json.dumps(
         {**dataclasses.asdict(task), "arithmetic": arithmetic(), "code": training_code_digest()}, sort_keys=True
     )
