@@ -173,10 +173,9 @@ def test_a_figure_opens_full_size_on_a_phone(browser: Any, server: str, path: st
     smallest = min(range(len(labels)), key=labels.__getitem__)
     assert labels[smallest] < MIN_LABEL_PX, "no figure needs opening on this page: pick another"
     figure = page.locator(".book-figure img, .book-figure svg").nth(smallest)
-    figure.scroll_into_view_if_needed()
-    box = figure.bounding_box()
     # Tap beside the figure's links (the architecture figure's boxes open their chapter): its top left corner.
-    page.touchscreen.tap(box["x"] + 3, box["y"] + 3)
+    # Playwright scrolls to it, waits for it to stand still and checks that nothing covers it.
+    figure.tap(position={"x": 3, "y": 3})
     dialog = page.locator("dialog.book-zoom[open]")
     dialog.wait_for()
     (full_size,) = page.evaluate(MIN_LABELS, dialog.element_handle())
@@ -185,6 +184,21 @@ def test_a_figure_opens_full_size_on_a_phone(browser: Any, server: str, path: st
     page.screenshot(path=str(SCREENSHOTS / f"phone-{name}-figure-full-size.png"))
     page.keyboard.press("Escape")
     assert dialog.count() == 0
+    assert watch.errors == []
+    close(page)
+
+
+def test_a_figure_opens_full_size_before_it_has_loaded(browser: Any, server: str) -> None:
+    """A figure far down the page has not begun its lazy load: activated at once (a screen reader, a keyboard), it
+    still opens at full size."""
+    page, watch = open_page(browser, server + "zh/attention/", PHONE, has_touch=True, is_mobile=True)
+    figure = page.locator(".book-figure img").last
+    assert figure.evaluate("img => img.currentSrc === '' && !img.complete"), "the figure has loaded: pick a later one"
+    figure.evaluate("img => img.click()")
+    dialog = page.locator("dialog.book-zoom[open]")
+    dialog.wait_for()
+    (full_size,) = page.evaluate(MIN_LABELS, dialog.element_handle())
+    assert full_size >= MIN_LABEL_PX - 0.1, f"labels {full_size:.1f} px when opened"
     assert watch.errors == []
     close(page)
 

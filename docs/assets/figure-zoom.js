@@ -29,20 +29,23 @@
 
   const LABEL_PX = 10;
 
-  // The SVG behind a figure: inline, or the image's file, already in the cache (matplotlib writes its labels as
-  // <text>, sized in the units of the viewBox).
+  // The SVG behind a figure: inline, or the image's file (from the cache once the image has loaded). A figure
+  // clicked before its lazy load has begun has no currentSrc yet, so the file is asked for by its src.
   const svgOf = async (figure) => {
     if (!(figure instanceof HTMLImageElement)) return figure;
-    const text = await (await fetch(figure.currentSrc)).text();
-    return new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+    const text = await (await fetch(figure.src)).text();
+    const root = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+    return root instanceof SVGSVGElement ? root : null;
   };
 
-  // The width to show a figure at: as drawn, or wider so that its smallest label is LABEL_PX.
+  // The width to show a figure at: as drawn (the SVG's own width, known before the image has loaded), or wider so
+  // that its smallest label is LABEL_PX; the width on the page if the SVG cannot be read.
   const fullWidth = async (figure) => {
-    const drawn = figure instanceof HTMLImageElement ? figure.naturalWidth : figure.width.baseVal.value;
     const svg = await svgOf(figure);
-    const units = svg?.viewBox.baseVal?.width;
-    const sizes = [...(svg?.querySelectorAll("text") || [])]
+    if (!svg) return figure.getBoundingClientRect().width;
+    const drawn = svg.width.baseVal.value;
+    const units = svg.viewBox.baseVal?.width;
+    const sizes = [...svg.querySelectorAll("text")]
       .map((text) => parseFloat(text.style.fontSize || text.getAttribute("font-size") || getComputedStyle(text).fontSize))
       .filter((size) => size > 0);
     if (!units || !sizes.length) return drawn;
@@ -54,6 +57,7 @@
     copy.removeAttribute("tabindex");
     copy.removeAttribute("role");
     copy.removeAttribute("height");
+    copy.removeAttribute("loading"); // shown at once, even if the page's copy has not loaded yet
     copy.style.width = `${await fullWidth(figure)}px`;
     const frame = document.createElement("div");
     frame.className = "book-zoom__frame";
