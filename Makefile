@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # torch's CPU wheel first: with it installed, `torch>=2.2` in pyproject.toml is satisfied and pip pulls no CUDA build.
-TORCH := torch==2.13.0
+# PyTorch's CPU index offers 2.13.0+cpu beside PyPI's 2.13.0 (a CUDA build on Linux); pip takes the +cpu, the higher
+# version. --no-deps: torch's own dependencies come from PyPI with the package, in the next step; asked of both
+# indexes, each would cost a wait where PyTorch's cannot be reached (pip retries it, then goes on with PyPI).
+TORCH := torch==2.13.0 --no-deps --extra-index-url https://download.pytorch.org/whl/cpu
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system serve test lint build pdf offline clean

@@ -26,8 +26,10 @@ done
 
 "$PYTHON" -m venv "$work/venv"
 pip=("$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-# The CPU wheel first: with it installed, `torch>=2.2` is satisfied and pip pulls no CUDA build.
-"${pip[@]}" torch==2.13.0 -c "$work/book/constraints.txt"
+# The CPU wheel first, as the README installs it: with it installed, `torch>=2.2` is satisfied and pip pulls no CUDA
+# build; its dependencies come with the package, next. (This machine cannot reach PyTorch's index: pip retries, then
+# takes the CPU wheel on its disk.)
+"${pip[@]}" torch==2.13.0 --no-deps --extra-index-url https://download.pytorch.org/whl/cpu -c "$work/book/constraints.txt"
 # The package alone first, as a user of `transformer` installs it: every module must import without the book's
 # extras (matplotlib, mkdocs, jupyter), which are not installed yet.
 "${pip[@]}" -e "$work/book" -c "$work/book/constraints.txt"
