@@ -447,6 +447,22 @@ BENCHES = {
 }
 
 
+def merged(earlier: dict, results: dict, today: str) -> dict:
+    """The record ``--save`` writes: ``earlier``'s results with this run's ``results`` merged in, so that one
+    comparison can be re-run without losing the others. Each result keeps the date it was measured on
+    (``"measured"``); a record older than that field dates all its results with its own date."""
+    measured = dict.fromkeys(earlier["results"], earlier.get("date")) | earlier.get("measured", {})
+    return {
+        "date": today,
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "results": earlier["results"] | results,
+        "measured": measured | dict.fromkeys(results, today),
+        "chinese": earlier.get("chinese", {}) | CHINESE,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="?", default="all", choices=[*BENCHES, "all"])
@@ -462,16 +478,8 @@ def main() -> None:
             results |= bench(args.repeats)
     print(json.dumps(results))
     if args.save:
-        # Merge, so that one comparison can be re-run without losing the others.
         earlier = json.loads(args.save.read_text()) if args.save.is_file() else {"results": {}, "chinese": {}}
-        record = {
-            "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "results": earlier["results"] | results,
-            "chinese": earlier.get("chinese", {}) | CHINESE,
-        }
+        record = merged(earlier, results, time.strftime("%Y-%m-%d"))
         args.save.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 

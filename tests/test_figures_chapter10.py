@@ -130,7 +130,7 @@ def test_the_benchmark_table_shows_the_records_lm_rows(tmp_path):
         "| training seconds | 170 | 150 |",
         "| exact match, 2000 test numbers | 99.15 % | 99.90 % |",
     ]
-    assert lm_benchmark_table("zh", record(tmp_path, results)).startswith("测量于 2026-11-30：2 核, x86_64")
+    assert lm_benchmark_table("zh", record(tmp_path, results)).startswith("测量于 2026-11-30：2 核，x86_64")
 
 
 def test_without_the_benchmarks_rows_the_table_says_how_to_measure_them(tmp_path):

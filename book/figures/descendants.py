@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from book.figures._common import cache_dir, localized, new_figure
-from book.figures.overview import DOCS_DIR
+from book.figures.overview import DOCS_DIR, machine_zh, measured_on
 from book.figures.translation import VALIDATION_SIZE, cached_number_run, cached_run, run_key
 from transformer.lm import BLANK, LanguageModel, NumberLMTask, lm_vocab
 from transformer.training import StepStats
@@ -242,11 +242,9 @@ def lm_benchmark_table(lang: str = "en", path: Path = DOCS_DIR.parent / "benchma
     ):
         cells = " | ".join(shown(values[model, measure]) for model in LM_BENCHMARK)
         rows.append(f"| {localized(lang, en, zh)} | {cells} |")
+    date = max(measured_on(record, name) for name in names.values())
     if lang == "zh":
-        machine = record["machine"].replace(" cores", " 核")
-        intro = f"测量于 {record['date']}：{machine}，torch {record['torch']}，{record['threads']} 个线程。"
+        intro = f"测量于 {date}：{machine_zh(record['machine'])}，torch {record['torch']}，{record['threads']} 个线程。"
     else:
-        intro = (
-            f"Measured on {record['date']}: {record['machine']}, torch {record['torch']}, {record['threads']} threads."
-        )
+        intro = f"Measured on {date}: {record['machine']}, torch {record['torch']}, {record['threads']} threads."
     return intro + "\n\n" + "\n".join(rows)

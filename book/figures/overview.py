@@ -208,25 +208,34 @@ def benchmark_table(lang: Lang = "en", path: Path = DOCS_DIR.parent / "benchmark
         path: The record.
 
     Returns:
-        A sentence naming the date and the machine and saying which way the ratios run, then a Markdown table of
-        the results.
+        A sentence naming the machine and saying which way the ratios run, then a Markdown table of the results,
+        each with the date it was measured on (a comparison can be re-run alone).
     """
     record = json.loads(path.read_text(encoding="utf-8"))
     if lang == "zh":
-        machine = record["machine"].replace(" cores", " 核")
-        intro = f"测量于 {record['date']}：{machine}，torch {record['torch']}，{record['threads']} 个线程。"
+        intro = f"测量环境：{machine_zh(record['machine'])}，torch {record['torch']}，{record['threads']} 个线程。"
         intro += "“A 比 B”一行的数值是 A 的耗时除以 B 的耗时：小于 1 表示 A 更快。"
         intro += "加速比反过来，是慢的一方的耗时除以快的一方的耗时。"
-        rows = ["| 测量项 | 数值 |", "|---|---|"]
+        rows = ["| 测量项 | 数值 | 测量日期 |", "|---|---|---|"]
     else:
-        intro = f"Measured on {record['date']}: {record['machine']}, torch {record['torch']}, "
-        intro += f"{record['threads']} threads. "
+        intro = f"Measured on {record['machine']}, torch {record['torch']}, {record['threads']} threads. "
         intro += "A row \"A vs B\" is A's time divided by B's time: below 1, A is faster. A speed-up is the other way "
         intro += "round, the slow path's time divided by the fast one's."
-        rows = ["| Measurement | Value |", "|---|---|"]
+        rows = ["| Measurement | Value | Measured on |", "|---|---|---|"]
     names = record.get("chinese", {}) if lang == "zh" else {}
-    rows += [f"| {names.get(name, name)} | {value} |" for name, value in record["results"].items()]
+    for name, value in record["results"].items():
+        rows.append(f"| {names.get(name, name)} | {value} | {measured_on(record, name)} |")
     return intro + "\n\n" + "\n".join(rows)
+
+
+def measured_on(record: dict, name: str) -> str:
+    """The date the result ``name`` of a ``benchmarks/run.py`` record was measured on (older records: the record's)."""
+    return record.get("measured", {}).get(name, record["date"])
+
+
+def machine_zh(machine: str) -> str:
+    """The record's machine, ``"2 cores, x86_64, Linux"``, in Chinese: ``"2 核，x86_64，Linux"``."""
+    return machine.replace(" cores", " 核").replace(", ", "，")
 
 
 def site_weight_table(lang: Lang = "en", path: Path = DOCS_DIR.parent / "benchmarks" / "site-weight.json") -> str:
