@@ -43,7 +43,7 @@ def test_the_table_dates_each_row(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(record), encoding="utf-8")
     english = benchmark_table("en", path).splitlines()
-    assert english[0].startswith("Measured on 2 cores, x86_64, Linux, torch 2.13.0+cpu, 2 threads.")
+    assert english[0].startswith("Machine: 2 cores, x86_64, Linux, torch 2.13.0+cpu, 2 threads.")
     assert english[-2:] == ["| a | 1.0 | 2026-12-01 |", "| b | 3.0 | 2026-12-07 |"]
     chinese = benchmark_table("zh", path).splitlines()
     assert chinese[0].startswith("测量环境：2 核，x86_64，Linux，torch 2.13.0+cpu，2 个线程。")

@@ -216,12 +216,12 @@ def benchmark_table(lang: Lang = "en", path: Path = DOCS_DIR.parent / "benchmark
         intro = f"测量环境：{machine_zh(record['machine'])}，torch {record['torch']}，{record['threads']} 个线程。"
         intro += "“A 比 B”一行的数值是 A 的耗时除以 B 的耗时：小于 1 表示 A 更快。"
         intro += "加速比反过来，是慢的一方的耗时除以快的一方的耗时。"
-        rows = ["| 测量项 | 数值 | 测量日期 |", "|---|---|---|"]
+        rows = ["| 测量项 | 数值 | 测量日期 |", "|---|---:|---:|"]
     else:
-        intro = f"Measured on {record['machine']}, torch {record['torch']}, {record['threads']} threads. "
+        intro = f"Machine: {record['machine']}, torch {record['torch']}, {record['threads']} threads. "
         intro += "A row \"A vs B\" is A's time divided by B's time: below 1, A is faster. A speed-up is the other way "
         intro += "round, the slow path's time divided by the fast one's."
-        rows = ["| Measurement | Value | Measured on |", "|---|---|---|"]
+        rows = ["| Measurement | Value | Date |", "|---|---:|---:|"]
     names = record.get("chinese", {}) if lang == "zh" else {}
     for name, value in record["results"].items():
         rows.append(f"| {names.get(name, name)} | {value} | {measured_on(record, name)} |")
