@@ -393,6 +393,20 @@ def test_translate_refuses_unknown_words_and_checkpoints_without_vocabularies(tm
     )
 
 
+def test_translate_refuses_an_empty_line_before_printing_anything(tmp_path, capsys, monkeypatch):
+    train_numbers(tmp_path / "numbers", "--steps", "1")
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("three hundred and five\n\nten\n"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["translate", "--checkpoint", str(tmp_path / "numbers")])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        "python -m transformer translate: error: texts: sentence 2 is empty; expected at least one word"
+    )
+
+
 def test_options_of_the_other_task_are_refused_before_anything_is_written(tmp_path, capsys):
     out = tmp_path / "run"
     assert refused(capsys, ["train", "--task", "numbers", "--out", str(out), "--seq-len", "12"]) == (

@@ -22,3 +22,8 @@ def test_padding_and_target_masks():
 def test_padding_mask_needs_two_dims():
     with pytest.raises(ValueError, match=r"seq: expected shape \(batch, seq_len\), got \(4,\)"):
         padding_mask(torch.tensor([1, 2, 3, 0]), 0)
+
+
+def test_target_mask_names_its_own_argument():
+    with pytest.raises(ValueError, match=r"tgt: expected shape \(batch, tgt_len\), got \(4,\)"):
+        target_mask(torch.tensor([1, 2, 3, 0]), 0)

@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 import torch
 
-from transformer import BOS, EOS, NumberTask, number_vocabs, split_of, translate
+from transformer import BOS, EOS, NumberTask, encode_sentences, number_vocabs, split_of, translate
 from transformer.numbers import chinese, english
 
 
@@ -86,6 +86,17 @@ def test_translate_errors_name_the_unknown_word():
         translate(model, *task.vocabs, ["two"], beam_size=0)
     assert translate(model, *task.vocabs, []) == []
     assert len(translate(model, *task.vocabs, ["two", "three"], beam_size=2)) == 2
+
+
+def test_translate_refuses_empty_and_too_long_sentences_before_translating_any():
+    task = NumberTask(N=1, d_model=16, d_ff=32, h=2)
+    model = task.build_model()
+    with pytest.raises(ValueError, match=r"^texts: sentence 2 is empty; expected at least one word$"):
+        translate(model, *task.vocabs, ["two", "  "])
+    longest = " ".join(["one"] * (NumberTask.max_len - 2))
+    assert encode_sentences(model, task.vocabs[0], [longest])[0].shape == (NumberTask.max_len,)
+    with pytest.raises(ValueError, match=r"^texts: sentence 1 has 63 tokens; the model reads at most 62$"):
+        translate(model, *task.vocabs, [longest + " one"])
 
 
 @pytest.mark.parametrize(

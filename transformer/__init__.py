@@ -29,7 +29,7 @@ from transformer.lm import (
 )
 from transformer.masks import padding_mask, subsequent_mask, target_mask
 from transformer.model import EncoderDecoder, Generator, ModelConfig, make_model
-from transformer.numbers import NumberTask, number_vocabs, split_of, translate
+from transformer.numbers import NumberTask, encode_sentences, number_vocabs, split_of, translate
 from transformer.positional import PositionalEncoding, sinusoid_table
 from transformer.tasks import CopyTask, TrainingState
 from transformer.training import LabelSmoothing, StepStats, compute_loss, rate, train_steps
@@ -71,6 +71,7 @@ __all__ = [
     "complete",
     "compute_loss",
     "data_gen",
+    "encode_sentences",
     "generate",
     "greedy_decode",
     "lm_vocab",

@@ -223,7 +223,8 @@ class MultiHeadedAttention(nn.Module):
             mask: Boolean, ``True`` where attending is allowed, with three dimensions that broadcast to
                 ``(batch, q_len, k_len)``: ``(batch, 1, k_len)`` for padding, ``(1, q_len, q_len)`` for
                 ``subsequent_mask``. The same mask applies to every head. A query whose row is all ``False``
-                gets a zero output, on every backend and dtype.
+                gets zero weights and a zero output from every head, so ``out_proj.bias`` after the output
+                projection, on every backend and dtype.
             cache: Keys and values of earlier decoding steps (see ``KVCache``); ``k_len`` in ``mask`` then
                 counts the cached positions too.
 

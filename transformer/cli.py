@@ -44,7 +44,7 @@ from transformer.checkpoints import load_model, load_vocabs, save_model
 from transformer.data import EOS
 from transformer.lm import OBJECTIVES, LanguageModel, NumberLMTask, generate
 from transformer.model import EncoderDecoder
-from transformer.numbers import DIRECTIONS, NumberTask, translate
+from transformer.numbers import DIRECTIONS, NumberTask, encode_sentences, translate
 from transformer.tasks import CopyTask, TrainingState
 
 MODEL = "model.safetensors"
@@ -537,8 +537,8 @@ def train(plan: Plan) -> dict:
 def run_translate(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Translate ``args.text`` (or the lines of standard input) with ``args.checkpoint``; print one line each.
 
-    Every sentence is checked against the vocabulary before any is translated: a word outside it exits with
-    status 2 and a message that names it.
+    Every sentence is checked before any is translated (``encode_sentences``): a word outside the vocabulary, an
+    empty line or a sentence too long for the model exits with status 2 and a message that names it.
     """
     path, model, vocabs = _checkpoint(command, args.checkpoint)
     if not isinstance(model, EncoderDecoder):
@@ -546,11 +546,10 @@ def run_translate(command: argparse.ArgumentParser, args: argparse.Namespace) ->
     if vocabs is None:
         command.error(f"argument --checkpoint: {path} holds no vocabularies (train it with --task numbers)")
     texts = args.text if args.text else [line.strip() for line in sys.stdin]
-    for text in texts:
-        try:
-            vocabs[0].encode(text)
-        except ValueError as e:
-            command.error(str(e))
+    try:
+        encode_sentences(model, vocabs[0], texts)
+    except ValueError as e:
+        command.error(str(e))
     for start in range(0, len(texts), 512):  # a batch at a time: standard input may hold many lines
         for line in translate(model, *vocabs, texts[start : start + 512], beam_size=args.beam):
             print(line, flush=True)

@@ -64,6 +64,9 @@ def to_torch_transformer(model: EncoderDecoder) -> nn.Transformer:
 
     Returns:
         The built-in model with copied weights, in the same training/eval mode as ``model``.
+
+    Raises:
+        ValueError: If ``model`` has no ``config`` (it was not built by ``make_model``).
     """
     cfg = model.config
     if cfg is None:

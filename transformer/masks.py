@@ -60,10 +60,14 @@ def target_mask(tgt: Tensor, pad: int) -> Tensor:
     Returns:
         Boolean, shape ``(batch, tgt_len, tgt_len)``.
 
+    Raises:
+        ValueError: If ``tgt`` is not of shape ``(batch, tgt_len)``.
+
     Examples:
         >>> target_mask(torch.tensor([[1, 7, 0]]), pad=0).int()
         tensor([[[1, 0, 0],
                  [1, 1, 0],
                  [1, 1, 0]]], dtype=torch.int32)
     """
+    check_shape("tgt", tgt, ("batch", "tgt_len"))
     return padding_mask(tgt, pad) & subsequent_mask(tgt.size(-1)).to(tgt.device)

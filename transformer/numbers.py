@@ -279,7 +279,7 @@ class NumberTask(Recipe):
         return sorted(found)[:n]
 
     def translate(self, model: EncoderDecoder, numbers: Sequence[int], beam_size: int = 1) -> list[str]:
-        """The model's translations of ``numbers``, written in the source language (see ``translate``).
+        """The model's translations of ``numbers``, each given to it in the source language (see ``translate``).
 
         Args:
             model: A trained model; the batch goes to the device of its weights.
@@ -321,6 +321,41 @@ class NumberTask(Recipe):
         return round(hits / len(numbers), 4)
 
 
+def encode_sentences(model: EncoderDecoder, source: Vocab, texts: Sequence[str]) -> list[torch.Tensor]:
+    """The ids of each sentence, every one checked before any is translated.
+
+    An empty sentence would still be "translated": the model writes whatever follows ``BOS`` on nothing (a trained
+    en-zh model writes 十). A sentence longer than the model's positional table cannot be read at all.
+
+    Args:
+        model: The model that will read them (its source positional table bounds their length).
+        source: Vocabulary of the source language.
+        texts: Sentences of the source language.
+
+    Returns:
+        One tensor of ids per sentence, ``BOS`` and ``EOS`` included, shape ``(n_tokens + 2,)``.
+
+    Raises:
+        ValueError: If a sentence holds a token ``source`` does not know (the message names it), holds no token,
+            or has more tokens than the model reads (the message says which sentence, counting from 1).
+
+    Examples:
+        >>> task = NumberTask("en-zh")
+        >>> encode_sentences(task.build_model(), task.vocabs[0], ["three hundred and five"])[0].tolist()
+        [1, 7, 33, 34, 9, 2]
+    """
+    limit = model.src_embed[1].max_len
+    encoded = []
+    for i, text in enumerate(texts, start=1):
+        ids = source.encode(text)
+        if len(ids) == 2:
+            raise ValueError(f"texts: sentence {i} is empty; expected at least one word")
+        if len(ids) > limit:
+            raise ValueError(f"texts: sentence {i} has {len(ids) - 2} tokens; the model reads at most {limit - 2}")
+        encoded.append(ids)
+    return encoded
+
+
 def translate(
     model: EncoderDecoder, source: Vocab, target: Vocab, texts: Sequence[str], *, beam_size: int = 1
 ) -> list[str]:
@@ -338,7 +373,7 @@ def translate(
         One translation per sentence.
 
     Raises:
-        ValueError: If a sentence holds a token ``source`` does not know (the message names it), or
+        ValueError: If a sentence is refused by ``encode_sentences`` (an unknown token, no token, too many), or
             ``beam_size`` is below 1.
 
     Examples:
@@ -352,7 +387,7 @@ def translate(
     if not texts:
         return []
     device = next(model.parameters()).device
-    src = pad_sequence([source.encode(text) for text in texts], batch_first=True, padding_value=PAD).to(device)
+    src = pad_sequence(encode_sentences(model, source, texts), batch_first=True, padding_value=PAD).to(device)
     batch = Batch(src, pad=PAD)
     max_len = min(model.tgt_embed[1].max_len, 2 * src.size(1) + 8)
     model.eval()

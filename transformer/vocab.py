@@ -47,8 +47,9 @@ class Vocab:
         tokens: Every token, the special ones first: ``tokens[i]`` is the token of id ``i``.
 
     Raises:
-        ValueError: If ``language`` is not ``"en"`` or ``"zh"``, a token is repeated, is a special token, or is
-            not a single token of the language (empty, with a space, or, in Chinese, longer than a character).
+        ValueError: If ``language`` is not ``"en"``, ``"zh"`` or ``"en+zh"``, a token is repeated, is a special
+            token, or is not a single token of the language (empty, with a space, or, in Chinese, longer than a
+            character).
 
     Examples:
         >>> vocab = Vocab(["three", "hundred", "and", "five"], language="en")
@@ -88,7 +89,7 @@ class Vocab:
 
         Args:
             texts: Sentences of the language.
-            language: ``"en"`` or ``"zh"``.
+            language: ``"en"``, ``"zh"`` or ``"en+zh"``.
 
         Returns:
             The vocabulary.

@@ -43,6 +43,8 @@ CASES: list[tuple[str, str]] = [
     ("decoding", "greedy_decode(model, src, None, max_len=6, start_symbol=11)"),
     ("decoding", "greedy_decode(model, src, padding_mask(src[:1], PAD), max_len=6, start_symbol=BOS)"),
     ("decoding", "greedy_decode(model.train(), src, None, max_len=2, start_symbol=BOS)"),
+    ("decoding", 'translate(model, *number_vocabs(), ["three", ""])'),
+    ("decoding", 'translate(model, *number_vocabs(), ["fourty two"])'),
     ("training", "LabelSmoothing(size=11, padding_idx=0, smoothing=1.5)"),
     ("lm", "make_lm(11, d_model=30, h=4)"),
     ("lm", "make_encoder_lm(0)"),
