@@ -7,6 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+from book.figures.descendants import LM_BENCHMARK, LM_MEASURES, lm_benchmark_table
 from book.figures.overview import benchmark_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +52,6 @@ def test_the_table_dates_each_row(tmp_path):
 
 
 def test_the_lm_table_gives_the_date_of_its_own_rows(tmp_path):
-    from book.figures.descendants import LM_BENCHMARK, LM_MEASURES, lm_benchmark_table
-
     lm = {f"lm en-zh, {model}: {measure}": 1 for model in LM_BENCHMARK for measure in LM_MEASURES}
     record = {
         "date": "2026-12-07",

@@ -39,7 +39,8 @@
   };
 
   // The width to show a figure at: as drawn (the SVG's own width, known before the image has loaded), or wider so
-  // that its smallest label is LABEL_PX; the width on the page if the SVG cannot be read.
+  // that its smallest label is LABEL_PX (matplotlib writes its labels as <text>, sized in the units of the
+  // viewBox); the width on the page if the SVG cannot be read.
   const fullWidth = async (figure) => {
     const svg = await svgOf(figure);
     if (!svg) return figure.getBoundingClientRect().width;
